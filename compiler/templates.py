@@ -1,0 +1,78 @@
+"""The Jinja environment of llm-mux, and template analysis for the compiler's checks.
+
+Stage: shared.  The compiler calls `analyze_template` (pure: parse and inspect, never
+render); the run time renders with `make_environment` and evaluates expressions with it.
+Input: template source text.  Output: a configured `ImmutableSandboxedEnvironment`, or a
+`TemplateInfo` (references, filters, tests, quoted interpolations), or `TemplateSyntax`.
+
+Environment: sandboxed and immutable (templates cannot modify lists or dicts), undefined
+names are errors (`StrictUndefined`; `| default` and `is defined` are the escapes),
+trailing newlines are kept, and the llm-mux filters replace Jinja's built-ins of the same
+name (`join`, `trim`, `default`/`d`); Jinja's other built-ins (`first`, `length`, ...)
+remain.  With `shell=True` every `{{ }}` value is shell-quoted unless it is `ShellSafe`
+(`| shell_escape` quotes once, `| raw` opts out).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .filters import FILTERS, ShellSafe, shell_escape
+from .references import NameUse, Ref, TemplateInfo
+
+__all__ = [
+    "NameUse",
+    "Ref",
+    "TemplateInfo",
+    "TemplateSyntax",
+    "analyze_template",
+    "make_environment",
+]
+
+
+class TemplateSyntax(Exception):
+    """Jinja could not parse the template; `line` is 1-based within the template."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+    def __repr__(self) -> str:
+        return f"TemplateSyntax({self.message!r}, line={self.line})"
+
+
+def _shell_finalize(value: object) -> object:
+    # Jinja calls this on every {{ }} value before turning it into text.
+    return value if isinstance(value, ShellSafe) else shell_escape(value)
+
+
+@functools.cache
+def make_environment(*, shell: bool = False) -> ImmutableSandboxedEnvironment:
+    """The environment for templates (`shell=True`: for shell commands). One per flag.
+
+    Treat it as read-only: it is shared by every caller.
+    """
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        finalize=_shell_finalize if shell else None,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def analyze_template(source: str) -> TemplateInfo:
+    """References, filters, tests and quoted interpolations of a template (no rendering)."""
+    from .template_analysis import analyze
+
+    env = make_environment()
+    try:
+        tree = env.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateSyntax(exc.message or str(exc), exc.lineno) from None
+    return analyze(env, source, tree)
