@@ -1,0 +1,263 @@
+"""Config pass: configuration layers → one merged, checked `Config`.
+
+Input: raw tables from the user config, the project config, `--config` files
+and (as a last layer) a workflow's own `[backends.*]`/`[roles.*]`, in that
+order. Output: a `MergedConfig` — the typed `Config` plus where every key came
+from, so a problem found after merging still points into the right file.
+
+Merging is deep: a later file's `[backends.claude] timeout = 60` changes only
+that key. Each layer is checked on its own for unknown keys and types; the
+merged tree is then checked for required keys and cross references (a role
+naming a backend nobody defined), durations and `${VAR}` references.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..diagnostics import Location, Sink, did_you_mean
+from ..durations import DurationError, parse_duration
+from ..envvars import env_references
+from ..schema import Backend, Config, Role
+from ..source import KeyPath, SourceFile
+from .decode import check_tree, convert
+
+__all__ = ["Layer", "MergedConfig", "backend_kind", "check_duration", "merge_config"]
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One file's contribution: its source and the tables it defines."""
+
+    source: SourceFile
+    raw: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class MergedConfig:
+    config: Config
+    raw: Mapping[str, object]
+    origins: Mapping[KeyPath, SourceFile]
+
+    def locate(self, path: KeyPath, key: bool = False) -> Location:
+        source = self.origin(path)
+        if source is None:
+            return Location("<config>", 1, 1)
+        return source.key(path) if key else source.value(path)
+
+    def origin(self, path: KeyPath) -> SourceFile | None:
+        for cut in range(len(path), 0, -1):
+            source = self.origins.get(path[:cut])
+            if source is not None:
+                return source
+        return None
+
+
+def merge_config(
+    layers: Sequence[Layer],
+    sink: Sink,
+    env: Mapping[str, str],
+    base: MergedConfig | None = None,
+) -> MergedConfig | None:
+    """Merge `layers` over `base`; None when the result cannot be trusted."""
+    ok = all(_check_layer(layer, sink) for layer in layers)
+    raw: dict[str, object] = copy.deepcopy(dict(base.raw)) if base else {}
+    origins: dict[KeyPath, SourceFile] = dict(base.origins) if base else {}
+    for layer in layers:
+        _merge(raw, layer.raw, (), layer.source, origins)
+    if not ok:
+        return None
+    partial = MergedConfig(Config(), raw, origins)
+    if not check_tree(raw, Config, partial.locate, sink):
+        return None
+    config = convert(raw, Config, partial.locate, sink)
+    if config is None:
+        return None
+    merged = MergedConfig(config, raw, origins)
+    _check_backends(merged, sink)
+    _check_roles(merged, sink)
+    _check_env(merged, sink, env)
+    return merged
+
+
+def _check_layer(layer: Layer, sink: Sink) -> bool:
+    source = layer.source
+
+    def locate(path: KeyPath, key: bool) -> Location:
+        return source.key(path) if key else source.value(path)
+
+    return check_tree(layer.raw, Config, locate, sink, partial=True)
+
+
+def _merge(
+    into: dict[str, object],
+    new: Mapping[str, object],
+    path: KeyPath,
+    origin: SourceFile,
+    origins: dict[KeyPath, SourceFile],
+) -> None:
+    for key, value in new.items():
+        here = path + (key,)
+        origins[here] = origin
+        current = into.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            _merge(current, value, here, origin, origins)
+        else:
+            into[key] = copy.deepcopy(value)
+            _forget_below(origins, here)
+
+
+def _forget_below(origins: dict[KeyPath, SourceFile], path: KeyPath) -> None:
+    """A replaced value takes its whole subtree's origin with it."""
+    for known in [p for p in origins if len(p) > len(path) and p[: len(path)] == path]:
+        del origins[known]
+
+
+# -- checks on the merged tree -------------------------------------------------
+def _check_backends(merged: MergedConfig, sink: Sink) -> None:
+    for name, backend in merged.config.backends.items():
+        path: KeyPath = ("backends", name)
+        _check_duration(merged, sink, path + ("timeout",), backend.timeout, "s")
+        _check_duration(merged, sink, path + ("retry_delay",), backend.retry_delay, "ms")
+        kind = backend_kind(backend)
+        if kind != "cli" and not backend.model:
+            sink.error(
+                "E103",
+                f"HTTP backend '{name}' is missing the required key 'model'",
+                merged.locate(path, key=True),
+                hint='add model = "<model id>", e.g. model = "gpt-4o"',
+            )
+        _check_minimum(merged, sink, path + ("max_retries",), backend.max_retries, 0)
+        _check_minimum(merged, sink, path + ("max_concurrent",), backend.max_concurrent, 1)
+        if isinstance(backend.env, list):
+            for index, pair in enumerate(backend.env):
+                if len(pair) != 2:
+                    sink.error(
+                        "E102",
+                        f"'env' in [backends.{name}] must hold [NAME, VALUE] pairs",
+                        merged.locate(path + ("env", index)),
+                        hint='or write it as a table: env = { NAME = "value" }',
+                    )
+
+
+def backend_kind(backend: Backend) -> str:
+    """`cli`, `openai` or `anthropic`: explicit type, else inferred from the command."""
+    if backend.type == "http":
+        return "openai"
+    if backend.type is not None:
+        return backend.type
+    return "openai" if backend.command.startswith(("http://", "https://")) else "cli"
+
+
+def _check_roles(merged: MergedConfig, sink: Sink) -> None:
+    config = merged.config
+    for name, role in config.roles.items():
+        check_role_backends(merged, sink, ("roles", name), role.backends)
+        _check_min_success(merged, sink, ("roles", name), role)
+    for team_name, team in config.teams.items():
+        for role_name, override in team.roles.items():
+            path: KeyPath = ("teams", team_name, "roles", role_name)
+            backends = override if isinstance(override, list) else override.backends
+            if isinstance(override, list):
+                check_role_backends(merged, sink, path[:-1], backends, key=role_name)
+            else:
+                check_role_backends(merged, sink, path, backends)
+
+
+def check_role_backends(
+    merged: MergedConfig, sink: Sink, path: KeyPath, backends: Sequence[str], key: str = "backends"
+) -> None:
+    known = merged.config.backends
+    if not backends:
+        sink.error(
+            "E104",
+            f"'{key}' in [{'.'.join(map(str, path))}] is empty",
+            merged.locate(path + (key,)),
+            hint="list at least one backend",
+        )
+    for index, backend in enumerate(backends):
+        if backend not in known:
+            suggestion = did_you_mean(backend, known)
+            sink.error(
+                "E402",
+                f"[{'.'.join(map(str, path))}] uses backend '{backend}', which is not defined",
+                merged.locate(path + (key, index)),
+                hint=f"did you mean '{suggestion}'?" if suggestion else _define_hint(backend),
+            )
+
+
+def _define_hint(backend: str) -> str:
+    return f'define it: [backends.{backend}] command = "…" in a config file or this workflow'
+
+
+def _check_min_success(merged: MergedConfig, sink: Sink, path: KeyPath, role: Role) -> None:
+    if role.min_success < 1 or role.min_success > max(len(role.backends), 1):
+        sink.error(
+            "E104",
+            f"min_success in [{'.'.join(map(str, path))}] is {role.min_success}, "
+            f"but the role has {len(role.backends)} backend(s)",
+            merged.locate(path + ("min_success",)),
+            hint="min_success must be between 1 and the number of backends",
+        )
+
+
+def _check_minimum(
+    merged: MergedConfig, sink: Sink, path: KeyPath, value: int | None, minimum: int
+) -> None:
+    if value is not None and value < minimum:
+        sink.error(
+            "E104", f"'{path[-1]}' must be {minimum} or more, not {value}", merged.locate(path)
+        )
+
+
+def _check_duration(
+    merged: MergedConfig, sink: Sink, path: KeyPath, value: int | float | str, unit: str
+) -> None:
+    check_duration(value, unit, str(path[-1]), merged.locate(path), sink)
+
+
+def check_duration(
+    value: int | float | str, unit: str, key: str, at: Location, sink: Sink
+) -> float | None:
+    """Parse a duration, reporting E501 (bad) or W502 (timeout that looks like ms)."""
+    try:
+        seconds = parse_duration(value, bare_unit=unit)
+    except DurationError as error:
+        sink.error("E501", f"'{key}': {error}", at)
+        return None
+    if unit == "s" and isinstance(value, int) and value >= 1000:
+        sink.warning(
+            "W502",
+            f"'{key}' is {value} seconds ({value / 3600:.1f} hours)",
+            at,
+            hint=f'did you mean milliseconds? write "{value}ms"',
+        )
+    return seconds
+
+
+def _check_env(merged: MergedConfig, sink: Sink, env: Mapping[str, str]) -> None:
+    for path, text in _strings(merged.raw, ()):
+        for name, offset in env_references(text):
+            if name in env:
+                continue
+            source = merged.origin(path)
+            at = source.in_string(path, offset) if source else merged.locate(path)
+            owner = ".".join(str(p) for p in path[:2])
+            sink.warning(
+                "W701",
+                f"${{{name}}} is not set, so [{owner}] cannot be used",
+                at,
+                hint=f"export {name}=… before running, or remove the reference",
+            )
+
+
+def _strings(value: object, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(v, path + (k,))]
+    if isinstance(value, list):
+        return [s for i, v in enumerate(value) for s in _strings(v, path + (i,))]
+    return []

@@ -1,0 +1,186 @@
+"""Lower pass: checked workflow + merged config + team → `Plan`.
+
+Input: a `CheckedWorkflow` that passed every check, its `Ordering`, the merged
+config (workflow overlays applied) and the team in effect. Output: the frozen
+plan — roles resolved to backends (team overrides first, step `backend`,
+`parallel` and `min_success` last), backends with defaults and durations in
+seconds, one `StepPlan` per step in declaration order.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from ..checked import CheckedStep, CheckedWorkflow
+from ..durations import DurationError, parse_duration
+from ..plan import (
+    Action,
+    Apply,
+    BackendSpec,
+    Input,
+    Plan,
+    Query,
+    Route,
+    Shell,
+    StepPlan,
+    Store,
+    TeamInfo,
+    WorkflowInfo,
+)
+from ..schema import (
+    ApplyStep,
+    Backend,
+    Config,
+    InputStep,
+    QueryStep,
+    ShellStep,
+    StoreStep,
+    Team,
+    TeamRole,
+)
+from .config import backend_kind
+from .graph import Ordering
+
+__all__ = ["backend_spec", "lower", "resolve_route"]
+
+
+def lower(workflow: CheckedWorkflow, ordering: Ordering, config: Config, team: str | None) -> Plan:
+    team_table = config.teams.get(team) if team else None
+    steps = tuple(_step(step, config, team_table) for step in workflow.steps)
+    surface = workflow.surface
+    return Plan(
+        workflow=WorkflowInfo(
+            name=workflow.name,
+            path=workflow.source.path,
+            description=surface.description,
+            version=str(surface.version) if surface.version is not None else None,
+        ),
+        steps=steps,
+        stages=ordering.stages,
+        edges=ordering.edges,
+        output=workflow.output,
+        args=workflow.args,
+        backends={name: backend_spec(name, b) for name, b in config.backends.items()},
+        team=_team_info(team, team_table),
+        timeout=workflow.timeout,
+        continue_on_error=surface.continue_on_error,
+    )
+
+
+def _team_info(name: str | None, team: Team | None) -> TeamInfo | None:
+    if name is None or team is None:
+        return None
+    return TeamInfo(name=name, description=team.description, verify=team.verify)
+
+
+def _step(step: CheckedStep, config: Config, team: Team | None) -> StepPlan:
+    surface = step.surface
+    return StepPlan(
+        name=surface.name,
+        action=_action(step, config, team),
+        description=surface.description,
+        depends_on=step.depends_on(inferred=False),
+        inferred_depends_on=step.depends_on(inferred=True),
+        condition=step.condition_text,
+        condition_expr=step.condition,
+        for_each=step.for_each_text,
+        for_each_expr=step.for_each,
+        concurrency=surface.concurrency,
+        continue_on_error=step.continue_on_error,
+        timeout=step.timeout,
+        retries=surface.retries,
+        retry_delay=step.retry_delay,
+    )
+
+
+def _action(step: CheckedStep, config: Config, team: Team | None) -> Action:
+    surface = step.surface
+    match surface:
+        case ShellStep():
+            return Shell(run=surface.run, shell=surface.shell or "sh")
+        case QueryStep():
+            return Query(
+                prompt=surface.prompt,
+                route=resolve_route(surface, config, team),
+                system=surface.system,
+                output_schema=surface.output_schema,
+                schema_retries=surface.schema_retries,
+            )
+        case ApplyStep():
+            verify = surface.verify
+            if verify is True:
+                verify = team.verify if team else None
+            return Apply(
+                source=surface.source.strip().removeprefix("steps."),
+                verify=verify or None,
+                verify_retries=surface.verify_retries,
+                verify_retry_prompt=surface.verify_retry_prompt,
+                rollback_on_failure=surface.rollback_on_failure,
+            )
+        case StoreStep():
+            text = surface.input if surface.input is not None else surface.prompt
+            return Store(input=text or "", ecosystem=surface.ecosystem)
+        case InputStep():
+            options = tuple(surface.options) if surface.options is not None else None
+            return Input(prompt=surface.prompt, options=options, default=surface.default)
+        case _:
+            assert_never(surface)
+
+
+def resolve_route(step: QueryStep, config: Config, team: Team | None) -> Route | None:
+    """Backends for a query step: step backend, else team override, else the role."""
+    if step.backend is not None:
+        return Route(role=None, execution="first", backends=(step.backend,))
+    name = step.role or "default"
+    base = config.roles.get(name)
+    override = team.roles.get(name) if team else None
+    if base is None and override is None:
+        return None
+    execution = base.execution if base else "first"
+    min_success = base.min_success if base else 1
+    backends = tuple(base.backends) if base else ()
+    if isinstance(override, TeamRole):
+        backends = tuple(override.backends)
+        execution = override.execution or execution
+        min_success = override.min_success or min_success
+    elif isinstance(override, list):
+        backends = tuple(override)
+    if step.parallel:
+        execution = "parallel"
+    if step.min_success is not None:
+        min_success = step.min_success
+    return Route(role=name, execution=execution, backends=backends, min_success=min_success)
+
+
+def backend_spec(name: str, backend: Backend) -> BackendSpec:
+    env = backend.env.items() if isinstance(backend.env, dict) else backend.env
+    return BackendSpec(
+        name=name,
+        kind=backend_kind(backend),  # type: ignore[arg-type]
+        command=backend.command,
+        args=tuple(backend.args),
+        prompt_mode=backend.prompt_mode,
+        env=tuple((str(k), str(v)) for k, v in env),
+        model=backend.model,
+        api_key=backend.api_key,
+        headers=tuple(backend.headers.items()),
+        system=backend.system,
+        temperature=backend.temperature,
+        max_tokens=backend.max_tokens,
+        enabled=backend.enabled,
+        timeout=_seconds(backend.timeout, "s", 300.0),
+        max_retries=backend.max_retries,
+        retry_delay=_seconds(backend.retry_delay, "ms", 1.0),
+        retry_rate_limit=backend.retry_rate_limit,
+        retry_timeout=backend.retry_timeout,
+        max_concurrent=backend.max_concurrent,
+        input_cost_per_million=backend.input_cost_per_million,
+        output_cost_per_million=backend.output_cost_per_million,
+    )
+
+
+def _seconds(value: int | float | str, unit: str, fallback: float) -> float:
+    try:
+        return parse_duration(value, bare_unit=unit)
+    except DurationError:  # already reported by the config pass
+        return fallback

@@ -1,0 +1,409 @@
+"""Resolve pass: decoded `Workflow` → `CheckedWorkflow`.
+
+Input: the surface workflow and its source. Output: every step with its
+expressions parsed, templates analysed, names resolved and dependencies
+(explicit and inferred) attached to the place they were written; durations
+in seconds; args (declared, or inferred from `args.X` when none are declared);
+the final output step. Reports step names, duplicates, unknown `depends_on`,
+template and expression syntax, unknown names, durations, conflicting keys,
+shell quoting hazards and for_each over a literal that is not a list.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+
+from ..checked import CheckedStep, CheckedWorkflow, Dependency
+from ..diagnostics import Location, Sink, did_you_mean
+from ..expr import Const, Expr, ExprSyntaxError, ListLit, parse_expression
+from ..plan import ArgSpec
+from ..references import TemplateInfo, expr_info
+from ..schema import ApplyStep, QueryStep, ShellStep, Step, StoreStep, Workflow
+from ..source import KeyPath, SourceFile
+from ..templates import TemplateSyntax, analyze_template
+from .config import check_duration
+from .scope import ArgUse, Resolution, Scope, resolve_names
+
+__all__ = ["resolve"]
+
+_STEP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# Template keys per step type; the shell ones are auto-quoted commands.
+_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "shell": ("run",),
+    "query": ("prompt", "system"),
+    "apply": ("verify", "verify_retry_prompt"),
+    "store": ("input", "prompt"),
+    "input": ("prompt",),
+}
+_SHELL_TEMPLATES = frozenset({"run", "verify"})
+_RETRY_NAMES = frozenset({"original", "error", "edits"})
+
+
+def resolve(workflow: Workflow, source: SourceFile, sink: Sink) -> CheckedWorkflow | None:
+    errors_before = sink.error_count
+    names = _check_names(workflow.steps, source, sink)
+    declared = set(workflow.args) if workflow.args else None
+    arg_uses: list[ArgUse] = []
+    steps = tuple(
+        _resolve_step(index, step, workflow, names, declared, source, sink, arg_uses)
+        for index, step in enumerate(workflow.steps)
+    )
+    args = _resolve_args(workflow, source, sink, arg_uses)
+    output = _resolve_output(workflow, steps, source, sink)
+    timeout = None
+    if workflow.timeout is not None:
+        timeout = check_duration(workflow.timeout, "s", "timeout", source.value(("timeout",)), sink)
+    if sink.error_count > errors_before or output is None:
+        return None
+    name = workflow.name or _stem(source.path)
+    return CheckedWorkflow(source, workflow, name, steps, output, args, timeout)
+
+
+def _stem(path: str) -> str:
+    base = path.rsplit("/", 1)[-1]
+    return base[: -len(".toml")] if base.endswith(".toml") else base
+
+
+# -- names -----------------------------------------------------------------------
+def _check_names(steps: Sequence[Step], source: SourceFile, sink: Sink) -> dict[str, int]:
+    """Report bad and duplicate step names; return name → first index."""
+    first: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        at = source.value(("steps", index, "name"))
+        if not _STEP_NAME.fullmatch(step.name):
+            sink.error(
+                "E201",
+                f"'{step.name}' is not a valid step name",
+                at,
+                hint="start with a letter or _, then letters, digits, _ or -",
+            )
+        if step.name in first:
+            earlier = source.value(("steps", first[step.name], "name")).line
+            sink.error(
+                "E202",
+                f"step '{step.name}' is defined twice (first at line {earlier})",
+                at,
+                hint="give each step its own name",
+            )
+        else:
+            first[step.name] = index
+    return first
+
+
+# -- one step --------------------------------------------------------------------
+def _resolve_step(
+    index: int,
+    step: Step,
+    workflow: Workflow,
+    names: Mapping[str, int],
+    declared: set[str] | None,
+    source: SourceFile,
+    sink: Sink,
+    arg_uses: list[ArgUse],
+) -> CheckedStep:
+    path: KeyPath = ("steps", index)
+    owner = f"step '{step.name}'"
+    in_loop = step.for_each is not None
+    scope = Scope(owner, names, declared, in_loop=in_loop)
+    _check_conflicts(step, path, source, sink)
+    dependencies = _explicit_dependencies(step, path, names, source, sink)
+    uses = Resolution()
+    condition = _expression(
+        step, "if" if step.if_ is not None else "when", path, scope, source, sink, uses
+    )
+    for_each = _for_each(step, path, Scope(owner, names, declared), source, sink, uses)
+    templates = _templates(step, path, scope, source, sink, uses)
+    if isinstance(step, ApplyStep):
+        uses.steps.extend(_apply_source(step, path, names, source, sink))
+    dependencies += tuple(Dependency(name, at, True) for name, at in uses.steps)
+    arg_uses.extend(uses.args)
+    _check_counts(step, path, source, sink)
+    timeout = None
+    if step.timeout is not None:
+        timeout = check_duration(
+            step.timeout, "s", "timeout", source.value(path + ("timeout",)), sink
+        )
+    delay = check_duration(
+        step.retry_delay, "ms", "retry_delay", source.value(path + ("retry_delay",)), sink
+    )
+    return CheckedStep(
+        index=index,
+        surface=step,
+        condition=condition,
+        for_each=for_each,
+        dependencies=dependencies,
+        templates=templates,
+        timeout=timeout,
+        retry_delay=delay if delay is not None else 1.0,
+        continue_on_error=(
+            step.continue_on_error
+            if step.continue_on_error is not None
+            else workflow.continue_on_error
+        ),
+    )
+
+
+def _check_conflicts(step: Step, path: KeyPath, source: SourceFile, sink: Sink) -> None:
+    pairs: list[tuple[str, str]] = []
+    if step.if_ is not None and step.when is not None:
+        pairs.append(("if", "when"))
+    if isinstance(step, QueryStep) and step.role is not None and step.backend is not None:
+        pairs.append(("role", "backend"))
+    if isinstance(step, StoreStep) and step.input is not None and step.prompt is not None:
+        pairs.append(("input", "prompt"))
+    for first, second in pairs:
+        sink.error(
+            "E105",
+            f"step '{step.name}' has both '{first}' and '{second}'",
+            source.key(path + (second,)),
+            hint="keep one of them",
+        )
+    if isinstance(step, StoreStep) and step.input is None and step.prompt is None:
+        sink.error(
+            "E103",
+            f"step '{step.name}' is missing the required key 'input'",
+            source.key(path),
+            hint='input = "{{ steps.NAME.output }}"',
+        )
+
+
+def _check_counts(step: Step, path: KeyPath, source: SourceFile, sink: Sink) -> None:
+    minimums: list[tuple[str, int | None, int]] = [
+        ("concurrency", step.concurrency, 1),
+        ("retries", step.retries, 0),
+    ]
+    if isinstance(step, ApplyStep):
+        minimums.append(("verify_retries", step.verify_retries, 0))
+    if isinstance(step, QueryStep):
+        minimums += [
+            ("schema_retries", step.schema_retries, 0),
+            ("min_success", step.min_success, 1),
+        ]
+    for key, value, minimum in minimums:
+        if value is not None and value < minimum:
+            sink.error(
+                "E104",
+                f"'{key}' in step '{step.name}' must be {minimum} or more, not {value}",
+                source.value(path + (key,)),
+            )
+
+
+def _explicit_dependencies(
+    step: Step, path: KeyPath, names: Mapping[str, int], source: SourceFile, sink: Sink
+) -> tuple[Dependency, ...]:
+    found: list[Dependency] = []
+    for position, target in enumerate(step.depends_on):
+        at = source.value(path + ("depends_on", position))
+        if target in names:
+            found.append(Dependency(target, at, False))
+            continue
+        suggestion = did_you_mean(target, names)
+        sink.error(
+            "E203",
+            f"step '{step.name}' depends on '{target}', but no step has that name",
+            at,
+            hint=f"did you mean '{suggestion}'?" if suggestion else None,
+        )
+    return tuple(found)
+
+
+def _apply_source(
+    step: ApplyStep, path: KeyPath, names: Mapping[str, int], source: SourceFile, sink: Sink
+) -> list[tuple[str, Location]]:
+    target = step.source.strip().removeprefix("steps.")
+    at = source.value(path + ("source",))
+    if target in names:
+        return [(target, at)]
+    suggestion = did_you_mean(target, names)
+    sink.error(
+        "E303",
+        f"apply step '{step.name}' takes edits from '{target}', but no step has that name",
+        at,
+        hint=f"did you mean '{suggestion}'?" if suggestion else 'write source = "steps.NAME"',
+    )
+    return []
+
+
+# -- expressions and templates ---------------------------------------------------
+def _expression(
+    step: Step,
+    key: str,
+    path: KeyPath,
+    scope: Scope,
+    source: SourceFile,
+    sink: Sink,
+    uses: Resolution,
+) -> Expr | None:
+    text = step.if_ if key == "if" else step.when
+    if text is None:
+        return None
+    return _parse_and_resolve(text, path + (key,), scope, source, sink, uses)
+
+
+def _parse_and_resolve(
+    text: str, path: KeyPath, scope: Scope, source: SourceFile, sink: Sink, uses: Resolution
+) -> Expr | None:
+    try:
+        expr = parse_expression(text)
+    except ExprSyntaxError as error:
+        sink.error(
+            "E302",
+            f"invalid expression: {error.message}",
+            source.in_string(path, error.offset),
+            hint=error.hint,
+        )
+        return None
+    found = resolve_names(expr_info(expr, text), scope, lambda o: source.in_string(path, o), sink)
+    uses.steps.extend(found.steps)
+    uses.args.extend(found.args)
+    return expr
+
+
+def _for_each(
+    step: Step, path: KeyPath, scope: Scope, source: SourceFile, sink: Sink, uses: Resolution
+) -> Expr | None:
+    value = step.for_each
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return ListLit(items=tuple(Const(value=v, start=0, end=0) for v in value), start=0, end=0)
+    expr = _parse_and_resolve(value, path + ("for_each",), scope, source, sink, uses)
+    if isinstance(expr, Const) and not _is_json_array(expr.value):
+        sink.error(
+            "E603",
+            f"for_each in step '{step.name}' is {json.dumps(expr.value)}, which is not a list",
+            source.value(path + ("for_each",)),
+            hint='for_each needs a list: ["a", "b"], a JSON array, or text | lines',
+        )
+    return expr
+
+
+def _is_json_array(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if text.startswith("```"):
+        text = text.strip("`").partition("\n")[2]
+    try:
+        return isinstance(json.loads(text), list)
+    except ValueError:
+        return False
+
+
+def _templates(
+    step: Step, path: KeyPath, scope: Scope, source: SourceFile, sink: Sink, uses: Resolution
+) -> tuple[tuple[str, TemplateInfo], ...]:
+    found: list[tuple[str, TemplateInfo]] = []
+    for key in _TEMPLATES[step.__struct_config__.tag]:  # type: ignore[index]
+        text = getattr(step, key)
+        if not isinstance(text, str):
+            continue
+        extra = _RETRY_NAMES if key == "verify_retry_prompt" else frozenset()
+        key_scope = Scope(scope.owner, scope.step_names, scope.declared_args, scope.in_loop, extra)
+        info = _template(text, path + (key,), key_scope, source, sink, uses)
+        if info is None:
+            continue
+        found.append((key, info))
+        if key in _SHELL_TEMPLATES and isinstance(step, ShellStep | ApplyStep):
+            _check_quoting(step.name, info, path + (key,), source, sink)
+    return tuple(found)
+
+
+def _template(
+    text: str, path: KeyPath, scope: Scope, source: SourceFile, sink: Sink, uses: Resolution
+) -> TemplateInfo | None:
+    try:
+        info = analyze_template(text)
+    except TemplateSyntax as error:
+        offset = _line_offset(text, error.line)
+        sink.error(
+            "E301", f"template syntax error: {error.message}", source.in_string(path, offset)
+        )
+        return None
+    found = resolve_names(info, scope, lambda o: source.in_string(path, o), sink)
+    uses.steps.extend(found.steps)
+    uses.args.extend(found.args)
+    return info
+
+
+def _line_offset(text: str, line: int) -> int:
+    offset = 0
+    for _ in range(max(line - 1, 0)):
+        newline = text.find("\n", offset)
+        if newline < 0:
+            break
+        offset = newline + 1
+    return offset
+
+
+def _check_quoting(
+    name: str, info: TemplateInfo, path: KeyPath, source: SourceFile, sink: Sink
+) -> None:
+    for offset in info.quoted_interpolations:
+        sink.warning(
+            "W601",
+            f"step '{name}' puts a template value inside shell quotes",
+            source.in_string(path, offset),
+            hint="llm-mux already quotes every {{ }} value; remove the quotes around it "
+            "(or use | raw if you quote it yourself)",
+        )
+
+
+# -- args and output -------------------------------------------------------------
+def _resolve_args(
+    workflow: Workflow, source: SourceFile, sink: Sink, uses: Sequence[ArgUse]
+) -> tuple[ArgSpec, ...]:
+    if not workflow.args:
+        guarded: dict[str, bool] = {}
+        for use in uses:
+            guarded[use.name] = guarded.get(use.name, True) and use.guarded
+        return tuple(ArgSpec(name=n, required=not g, declared=False) for n, g in guarded.items())
+    specs = []
+    for name, arg in workflow.args.items():
+        path: KeyPath = ("args", name)
+        if isinstance(arg.default, str) and ("{{" in arg.default or "{%" in arg.default):
+            scope = Scope(f"arg '{name}'", (), set(workflow.args), only=frozenset({"args", "env"}))
+            _template(arg.default, path + ("default",), scope, source, sink, Resolution())
+        if arg.choices is not None and arg.default is not None and arg.default not in arg.choices:
+            sink.error(
+                "E104",
+                f"the default of arg '{name}' is not one of its choices",
+                source.value(path + ("default",)),
+            )
+        specs.append(
+            ArgSpec(
+                name=name,
+                required=arg.required,
+                default=arg.default,
+                description=arg.description,
+                choices=tuple(arg.choices) if arg.choices is not None else None,
+            )
+        )
+    return tuple(specs)
+
+
+def _resolve_output(
+    workflow: Workflow, steps: Sequence[CheckedStep], source: SourceFile, sink: Sink
+) -> str | None:
+    names = [s.name for s in steps]
+    if workflow.output is not None:
+        if workflow.output in names:
+            return workflow.output
+        suggestion = did_you_mean(workflow.output, names)
+        sink.error(
+            "E205",
+            f"output names step '{workflow.output}', which does not exist",
+            source.value(("output",)),
+            hint=f"did you mean '{suggestion}'?" if suggestion else None,
+        )
+        return None
+    if not steps:
+        sink.error(
+            "E103", "the workflow has no steps", source.location(0), hint="add a [[steps]] table"
+        )
+        return None
+    needed = {d.target for s in steps for d in s.dependencies}
+    leaves = [s.name for s in steps if s.name not in needed]
+    return leaves[-1] if leaves else steps[-1].name

@@ -1,0 +1,188 @@
+"""The plan: the compiler's output and the interpreter's only input.
+
+Input: built by `passes.lower` from a checked workflow and the merged config.
+Output: frozen, versioned plain data — every template kept as source text,
+every expression as a frozen AST, every duration in seconds, every role already
+resolved to backends. `render` turns it into text, JSON, DOT or Mermaid.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from .expr.ast import Expr
+
+__all__ = [
+    "PLAN_VERSION",
+    "Action",
+    "Apply",
+    "ArgSpec",
+    "BackendSpec",
+    "Edge",
+    "Input",
+    "Plan",
+    "Query",
+    "Route",
+    "Shell",
+    "StepPlan",
+    "Store",
+    "TeamInfo",
+    "WorkflowInfo",
+]
+
+PLAN_VERSION = 1
+
+Scalar = str | int | float | bool
+
+
+class _Frozen(msgspec.Struct, frozen=True, kw_only=True):
+    pass
+
+
+class BackendSpec(_Frozen, frozen=True, kw_only=True):
+    """A backend with every default applied and durations in seconds.
+
+    Strings may still hold `${VAR}`: they are expanded when used, at run time.
+    """
+
+    name: str
+    kind: Literal["cli", "openai", "anthropic"]
+    command: str
+    args: tuple[str, ...] = ()
+    prompt_mode: Literal["arg", "stdin"] = "arg"
+    env: tuple[tuple[str, str], ...] = ()
+    model: str | None = None
+    api_key: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    enabled: bool = True
+    timeout: float = 300.0
+    max_retries: int = 3
+    retry_delay: float = 1.0
+    retry_rate_limit: bool = True
+    retry_timeout: bool = False
+    max_concurrent: int | None = None
+    input_cost_per_million: float | None = None
+    output_cost_per_million: float | None = None
+
+
+class Route(_Frozen, frozen=True, kw_only=True):
+    """Which backends answer a query step, and how."""
+
+    role: str | None
+    execution: Literal["first", "parallel", "fallback"]
+    backends: tuple[str, ...]
+    min_success: int = 1
+
+
+class Shell(_Frozen, tag="shell", frozen=True, kw_only=True):
+    run: str
+    shell: str = "sh"
+
+
+class Query(_Frozen, tag="query", frozen=True, kw_only=True):
+    prompt: str
+    route: Route | None
+    system: str | None = None
+    output_schema: dict[str, object] | None = None
+    schema_retries: int = 1
+
+
+class Apply(_Frozen, tag="apply", frozen=True, kw_only=True):
+    source: str
+    verify: str | None = None
+    verify_retries: int = 0
+    verify_retry_prompt: str | None = None
+    rollback_on_failure: bool = True
+
+
+class Store(_Frozen, tag="store", frozen=True, kw_only=True):
+    input: str
+    ecosystem: str | None = None
+
+
+class Input(_Frozen, tag="input", frozen=True, kw_only=True):
+    prompt: str
+    options: tuple[str, ...] | None = None
+    default: str | None = None
+
+
+Action = Shell | Query | Apply | Store | Input
+
+
+class StepPlan(_Frozen, frozen=True, kw_only=True):
+    name: str
+    action: Action
+    description: str | None = None
+    depends_on: tuple[str, ...] = ()
+    inferred_depends_on: tuple[str, ...] = ()
+    condition: str | None = None
+    condition_expr: Expr | None = None
+    for_each: str | None = None
+    for_each_expr: Expr | None = None
+    concurrency: int = 1
+    continue_on_error: bool = False
+    timeout: float | None = None
+    retries: int = 0
+    retry_delay: float = 1.0
+    line: int = 0
+
+    @property
+    def type(self) -> str:
+        return str(self.action.__struct_config__.tag)
+
+    @property
+    def all_dependencies(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.depends_on + self.inferred_depends_on))
+
+
+class ArgSpec(_Frozen, frozen=True, kw_only=True):
+    name: str
+    required: bool = False
+    default: Scalar | None = None
+    description: str | None = None
+    choices: tuple[Scalar, ...] | None = None
+    declared: bool = True
+
+
+class Edge(_Frozen, frozen=True, kw_only=True):
+    source: str
+    target: str
+    inferred: bool
+
+
+class WorkflowInfo(_Frozen, frozen=True, kw_only=True):
+    name: str
+    path: str
+    description: str | None = None
+    version: str | None = None
+
+
+class TeamInfo(_Frozen, frozen=True, kw_only=True):
+    name: str
+    description: str | None = None
+    verify: str | None = None
+
+
+class Plan(_Frozen, frozen=True, kw_only=True):
+    workflow: WorkflowInfo
+    steps: tuple[StepPlan, ...]
+    stages: tuple[tuple[str, ...], ...]
+    edges: tuple[Edge, ...]
+    output: str
+    args: tuple[ArgSpec, ...] = ()
+    backends: dict[str, BackendSpec] = {}
+    team: TeamInfo | None = None
+    timeout: float | None = None
+    continue_on_error: bool = False
+    plan_version: int = PLAN_VERSION
+
+    def step(self, name: str) -> StepPlan:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)

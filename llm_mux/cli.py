@@ -1,0 +1,168 @@
+"""The `llm-mux` command line: parse options, call one library function, exit.
+
+Input: argv. Output: text on stdout/stderr and an exit code (0 ok, 1 failed,
+2 usage, 130 interrupted). Each command imports what it needs when it runs, so
+`llm-mux validate` never pays for the interpreter, httpx or rich.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, MuxError
+from .options import GlobalOptions
+
+__all__ = ["GlobalOptions", "cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., int])
+
+
+_GLOBALS = [
+    click.Option(
+        ["-C", "--dir", "directory"],
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Work as if started in this directory.",
+    ),
+    click.Option(
+        ["--config", "configs"],
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="Extra config file, merged last (repeatable).",
+    ),
+    click.Option(["--team"], help="Use this team instead of detecting one."),
+    click.Option(
+        ["--output"],
+        type=click.Choice(["console", "json", "quiet"]),
+        default="console",
+        show_default=True,
+        help="How to print results.",
+    ),
+    click.Option(
+        ["--output-file"],
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also write the result to this file.",
+    ),
+    click.Option(["--debug"], is_flag=True, help="Show tracebacks and timings."),
+    click.Option(["--quiet"], is_flag=True, help="Print only the result."),
+    click.Option(["--trust"], is_flag=True, help="Trust this project's .llm-mux/ for this run."),
+]
+_GLOBAL_NAMES = {name for option in _GLOBALS for name in option.opts}
+_GLOBAL_FLAGS = {name for option in _GLOBALS if option.is_flag for name in option.opts}
+
+
+def with_globals(command: F) -> F:
+    """Add the global options to a command and hand them over as one `GlobalOptions`."""
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: object) -> int:
+        names = [o.name for o in _GLOBALS]
+        values = {name: kwargs.pop(name) for name in names if name in kwargs}
+        options = GlobalOptions(**values)  # type: ignore[arg-type]
+        return command(options, **kwargs)
+
+    params = list(getattr(command, "__click_params__", []))
+    wrapper.__click_params__ = params + list(reversed(_GLOBALS))  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def _move_globals(args: Sequence[str]) -> list[str]:
+    """`llm-mux --debug plan x` → `llm-mux plan --debug x`: globals may come first."""
+    leading: list[str] = []
+    index = 0
+    while index < len(args) and _is_global(args[index]):
+        width = 2 if _takes_value(args[index]) else 1
+        leading.extend(args[index : index + width])
+        index += width
+    rest = list(args[index:])
+    return rest[:1] + leading + rest[1:] if rest else leading
+
+
+def _is_global(word: str) -> bool:
+    return word.partition("=")[0] in _GLOBAL_NAMES or (word[:2] == "-C" and word[:3] != "-C=")
+
+
+def _takes_value(word: str) -> bool:
+    name, equals, _ = word.partition("=")
+    attached = name[:2] == "-C" and len(name) > 2  # -Cdir
+    return not equals and not attached and name not in _GLOBAL_FLAGS
+
+
+class _Group(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _move_globals(args))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="llm-mux", prog_name="llm-mux")
+def cli() -> None:
+    """make for LLM work: compile and run TOML workflows over many model backends."""
+
+
+@cli.command()
+@click.argument("targets", nargs=-1)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@click.option("--no-config", is_flag=True, help="Skip checks that need the merged config.")
+@with_globals
+def validate(
+    options: GlobalOptions, targets: tuple[str, ...], strict: bool, no_config: bool
+) -> int:
+    """Lint workflows and config: files, directories or workflow names (none = all)."""
+    from .commands import validate_command
+
+    return validate_command(options, targets, strict=strict, use_config=not no_config)
+
+
+@cli.command()
+@click.argument("workflow")
+@click.argument("assignments", nargs=-1)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "dot", "mermaid"]),
+    default="text",
+    show_default=True,
+    help="How to print the plan.",
+)
+@with_globals
+def plan(options: GlobalOptions, workflow: str, assignments: tuple[str, ...], fmt: str) -> int:
+    """Print the compiled plan of WORKFLOW without running anything."""
+    from .commands import plan_command
+
+    return plan_command(options, workflow, assignments, fmt)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        code = cli.main(args=args, prog_name="llm-mux", standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        code = error.exit_code
+    except click.exceptions.Exit as error:
+        code = error.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("llm-mux: interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    except MuxError as error:
+        _show_error(error)
+        code = error.exit_code
+    except Exception as error:  # a bug: say so plainly, traceback only on --debug
+        if debug:
+            raise
+        click.echo(f"llm-mux: internal error: {type(error).__name__}: {error}", err=True)
+        click.echo("  run again with --debug for the traceback, and please report it", err=True)
+        code = EXIT_FAILED
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_error(error: MuxError) -> None:
+    click.echo(f"llm-mux: error: {error}", err=True)
+    if error.hint:
+        click.echo(f"  hint: {error.hint}", err=True)

@@ -1,0 +1,99 @@
+"""What the compile-only commands do: `validate` and `plan`.
+
+Input: parsed command-line values. Output: text written to stdout/stderr (or
+`--output-file`) and an exit code. The commands that run workflows live in
+their own module so this one stays cheap to import.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from llm_mux.compiler.diagnostics import Sink
+from llm_mux.compiler.plan import Plan
+
+from .config import config_paths, environment, load_merged, read_source
+from .errors import EXIT_FAILED, MuxError
+from .options import GlobalOptions
+from .paths import Places, find_places, find_workflow
+
+__all__ = ["plan_command", "validate_command"]
+
+
+def places_for(options: GlobalOptions) -> Places:
+    cwd = options.directory or Path.cwd()
+    if not cwd.is_dir():
+        raise MuxError(f"-C: not a directory: {cwd}")
+    return find_places(cwd, environment())
+
+
+def emit(text: str, options: GlobalOptions) -> None:
+    """The command's result: stdout, and the --output-file when given."""
+    sys.stdout.write(text)
+    if options.output_file is not None:
+        options.output_file.write_text(text, encoding="utf-8")
+
+
+def validate_command(
+    options: GlobalOptions, targets: Sequence[str], *, strict: bool, use_config: bool
+) -> int:
+    from .validate import collect_targets, render_report, validate
+
+    places = places_for(options)
+    found = collect_targets(targets, places)
+    report = validate(
+        found, places, extra_configs=options.configs, env=environment(), use_config=use_config
+    )
+    emit(render_report(report, as_json=options.output == "json"), options)
+    failed = report.errors > 0 or (strict and report.warnings > 0)
+    return EXIT_FAILED if failed else 0
+
+
+def plan_command(
+    options: GlobalOptions, workflow: str, assignments: Sequence[str], fmt: str
+) -> int:
+    from llm_mux.compiler.render import render
+
+    from .arguments import bind_args, parse_assignments
+
+    started = time.perf_counter()
+    plan = compile_plan(options, workflow)
+    if options.debug:
+        click.echo(f"compiled in {(time.perf_counter() - started) * 1000:.1f} ms", err=True)
+    bind_args(plan.args, parse_assignments(assignments), require=False)
+    emit(render(plan, fmt), options)
+    return 0
+
+
+def compile_plan(options: GlobalOptions, target: str) -> Plan:
+    """Find, read and compile a workflow; diagnostics on stderr and exit 1 on errors."""
+    from llm_mux.compiler.pipeline import compile_workflow, finish
+
+    from .teams import select_team
+
+    places = places_for(options)
+    path = find_workflow(target, places)
+    env = environment()
+    sink = Sink()
+    config, sources = load_merged(config_paths(places, options.configs), places, sink, env)
+    source = read_source(path, places.cwd, sink)
+    plan = None
+    if config is not None and source is not None:
+        sources.append(source)
+        team = select_team(config.config, places.project_root, options.team)
+        plan = compile_workflow(source, sink, config=config, env=env, team=team)
+    diagnostics = finish(sink, sources)
+    for diagnostic in diagnostics:
+        click.echo(diagnostic.render(), err=True)
+    if plan is None:
+        raise CompileFailed(f"{target} does not compile; fix the errors above")
+    return plan
+
+
+class CompileFailed(MuxError):
+    """The workflow has errors; they were already printed."""

@@ -1,0 +1,73 @@
+"""Configuration files: find them, read them, hand them to the compiler.
+
+Input: `Places` and the `--config` files. Output: `SourceFile`s in merge order
+(user, project, then each `--config`) and the merged config the compiler
+builds from them. Reading is the only effect here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from llm_mux.compiler.diagnostics import Sink
+from llm_mux.compiler.passes.config import MergedConfig
+from llm_mux.compiler.pipeline import decode_text, load_config
+from llm_mux.compiler.source import SourceFile
+
+from .errors import UsageError
+from .paths import Places
+
+__all__ = ["config_paths", "display_path", "load_merged", "read_source"]
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    """Paths in messages: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(cwd))
+    except ValueError:
+        return str(path)
+
+
+def read_source(path: Path, cwd: Path, sink: Sink) -> SourceFile | None:
+    shown = display_path(path, cwd)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        from llm_mux.compiler.diagnostics import Location
+
+        sink.error("E002", f"cannot read the file: {error.strerror}", Location(shown, 1, 1))
+        return None
+    return decode_text(shown, data, sink)
+
+
+def config_paths(
+    places: Places, extra: Sequence[Path], *, project_root: Path | None = None
+) -> list[Path]:
+    """The config files that exist, in merge order, each once."""
+    root = project_root or places.project_root
+    candidates = [places.user_config, root / ".llm-mux" / "config.toml"]
+    found = [p for p in candidates if p.is_file()]
+    for path in extra:
+        full = places.cwd / path
+        if not full.is_file():
+            raise UsageError(f"--config file not found: {path}")
+        found.append(full)
+    unique: dict[Path, None] = {}
+    for path in found:
+        unique.setdefault(path.resolve(), None)
+    return list(unique)
+
+
+def load_merged(
+    paths: Sequence[Path], places: Places, sink: Sink, env: Mapping[str, str]
+) -> tuple[MergedConfig | None, list[SourceFile]]:
+    sources = [s for p in paths if (s := read_source(p, places.cwd, sink)) is not None]
+    if len(sources) != len(paths):
+        return None, sources
+    return load_config(sources, sink, env), sources
+
+
+def environment() -> dict[str, str]:
+    return dict(os.environ)

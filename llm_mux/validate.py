@@ -1,0 +1,138 @@
+"""`llm-mux validate`: lint workflows and config without running anything.
+
+Input: targets (files, directories, workflow names; none = every project and
+user workflow). Output: sorted diagnostics and an exit code. This is a
+pre-commit hook, so it imports only the compiler front end: no networkx, no
+httpx, no interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llm_mux.compiler.diagnostics import Diagnostic, Severity, Sink
+from llm_mux.compiler.passes.config import MergedConfig
+from llm_mux.compiler.pipeline import check_workflow, finish
+from llm_mux.compiler.source import SourceFile
+
+from .config import config_paths, load_merged, read_source
+from .errors import UsageError
+from .paths import Places, find_workflow, is_path_like, project_root
+
+__all__ = ["Targets", "collect_targets", "render_report", "validate"]
+
+
+@dataclass(slots=True)
+class Targets:
+    workflows: list[Path] = field(default_factory=list)
+    configs: list[Path] = field(default_factory=list)
+
+    def add(self, path: Path) -> None:
+        bucket = self.configs if path.name == "config.toml" else self.workflows
+        if path.resolve() not in {p.resolve() for p in bucket}:
+            bucket.append(path)
+
+
+def collect_targets(targets: Sequence[str], places: Places) -> Targets:
+    found = Targets()
+    if not targets:
+        for config in (places.user_config, places.project_config):
+            if config.is_file():
+                found.add(config)
+        for directory in (
+            places.project_workflows if places.has_project else None,
+            places.user_workflows,
+        ):
+            if directory is not None and directory.is_dir():
+                for path in sorted(directory.glob("*.toml")):
+                    found.add(path)
+        return found
+    for target in targets:
+        path = places.cwd / target
+        if path.is_dir():
+            for candidate in _project_files(path):
+                found.add(candidate)
+        elif path.is_file():
+            found.add(path)
+        elif is_path_like(target):
+            raise UsageError(f"no such file or directory: {target}")
+        else:
+            found.add(find_workflow(target, places))
+    return found
+
+
+def _project_files(directory: Path) -> list[Path]:
+    """A directory is read like a project: its .llm-mux/ files, its *.toml, workflows/*.toml."""
+    patterns = [".llm-mux/config.toml", ".llm-mux/workflows/*.toml", "*.toml", "workflows/*.toml"]
+    return [p for pattern in patterns for p in sorted(directory.glob(pattern)) if p.is_file()]
+
+
+@dataclass(slots=True)
+class Report:
+    diagnostics: list[Diagnostic]
+    files: int
+
+    @property
+    def errors(self) -> int:
+        return sum(d.severity is Severity.ERROR for d in self.diagnostics)
+
+    @property
+    def warnings(self) -> int:
+        return len(self.diagnostics) - self.errors
+
+
+def validate(
+    targets: Targets,
+    places: Places,
+    *,
+    extra_configs: Sequence[Path],
+    env: Mapping[str, str],
+    use_config: bool = True,
+) -> Report:
+    sink = Sink()
+    sources: list[SourceFile] = []
+    configs: dict[Path, MergedConfig | None] = {}
+    for config in targets.configs:
+        paths = config_paths(places, extra_configs, project_root=_root_of(config, places))
+        if config.resolve() not in paths:
+            paths = [places.user_config] if places.user_config.is_file() else []
+            paths = [*paths, config.resolve()]
+        _, read = load_merged(paths if use_config else [config], places, sink, env)
+        sources.extend(read)
+    for workflow in targets.workflows:
+        merged = None
+        if use_config:
+            root = _root_of(workflow, places)
+            if root not in configs:
+                paths = config_paths(places, extra_configs, project_root=root)
+                configs[root], read = load_merged(paths, places, sink, env)
+                sources.extend(read)
+            merged = configs[root]
+        source = read_source(workflow, places.cwd, sink)
+        if source is not None:
+            sources.append(source)
+            check_workflow(source, sink, config=merged, env=env)
+    files = len({s.path for s in sources})
+    return Report(finish(sink, sources), files)
+
+
+def _root_of(path: Path, places: Places) -> Path:
+    """The project a file belongs to: the nearest ancestor holding .llm-mux/."""
+    return project_root(path.resolve().parent) or places.project_root
+
+
+def render_report(report: Report, *, as_json: bool) -> str:
+    if as_json:
+        return json.dumps([d.to_json() for d in report.diagnostics], indent=2) + "\n"
+    lines = [d.render() for d in report.diagnostics]
+    noun = "file" if report.files == 1 else "files"
+    summary = f"{report.files} {noun} checked: {_count(report.errors, 'error')}, "
+    lines.append(summary + _count(report.warnings, "warning"))
+    return "\n".join(lines) + "\n"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
