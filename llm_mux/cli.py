@@ -125,15 +125,17 @@ def validate(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "dot", "mermaid"]),
-    default="text",
-    show_default=True,
-    help="How to print the plan.",
+    default=None,
+    help="How to print the plan [default: text, or json with --output json].",
 )
 @with_globals
-def plan(options: GlobalOptions, workflow: str, assignments: tuple[str, ...], fmt: str) -> int:
+def plan(
+    options: GlobalOptions, workflow: str, assignments: tuple[str, ...], fmt: str | None
+) -> int:
     """Print the compiled plan of WORKFLOW without running anything."""
     from .commands import plan_command
 
+    fmt = fmt or ("json" if options.output == "json" else "text")
     return plan_command(options, workflow, assignments, fmt)
 
 
