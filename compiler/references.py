@@ -26,6 +26,7 @@ from .expr.ast import (
     Or,
     Test,
     children,
+    walk,
 )
 
 __all__ = [
@@ -115,17 +116,14 @@ def expr_info(expr: Expr, text: str | None = None) -> TemplateInfo:
     without it, at the start of the filtered or tested expression.
     """
     refs = tuple(_expr_refs(expr, frozenset(), guarded=False))
-    filters = tuple(_name_use(node, text) for node in _walk(expr) if isinstance(node, Filter))
-    tests = tuple(_name_use(node, text) for node in _walk(expr) if isinstance(node, Test))
-    return TemplateInfo(refs=refs, filters=filters, tests=tests)
+    filters = [_name_use(node, text) for node in walk(expr) if isinstance(node, Filter)]
+    tests = [_name_use(node, text) for node in walk(expr) if isinstance(node, Test)]
+    return TemplateInfo(refs=refs, filters=_in_order(filters), tests=_in_order(tests))
 
 
-def _walk(expr: Expr) -> Iterator[Expr]:
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(children(node)))
+def _in_order(uses: list[NameUse]) -> tuple[NameUse, ...]:
+    # The walk meets `x | a | b` as b first (outermost); report in source order.
+    return tuple(sorted(uses, key=lambda use: use.offset))
 
 
 def _name_use(node: Filter | Test, text: str | None) -> NameUse:

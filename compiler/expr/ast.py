@@ -144,7 +144,7 @@ def without_spans(expr: Expr) -> Expr:
 def _strip(data: object) -> object:
     if isinstance(data, dict):
         return {k: _strip(v) for k, v in data.items() if k not in ("start", "end")}
-    if isinstance(data, list):
+    if isinstance(data, list | tuple):
         return [_strip(v) for v in data]
     return data
 
