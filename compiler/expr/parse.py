@@ -22,7 +22,6 @@ import hashlib
 import marshal
 import re
 import zlib
-from importlib import resources
 from typing import TYPE_CHECKING, cast
 
 from .ast import Expr, Test, depth, walk
@@ -114,6 +113,8 @@ def _check_depth(expr: Expr) -> None:
 
 def grammar_text() -> str:
     """The text of grammar/expr.lark, read as package data."""
+    from importlib import resources  # imported here: it costs start-up time
+
     return resources.files("llm_mux.grammar").joinpath("expr.lark").read_text(encoding="utf-8")
 
 
@@ -132,7 +133,7 @@ def _parser() -> Lark:
     fresh = grammar_digest(grammar) == _tables.GRAMMAR_SHA256
     if fresh and lark.__version__ == _tables.LARK_VERSION:
         try:
-            packed = base64.b85decode(_tables.TABLES)
+            packed = base64.b64decode(_tables.TABLES)  # b64: decoded in C, b85 is not
             data, memo = marshal.loads(zlib.decompress(packed))
             loaded: Lark = lark.Lark._load_from_dict(  # type: ignore[no-untyped-call]
                 data, memo, transformer=AstBuilder()
@@ -158,7 +159,7 @@ def tables_source() -> str:
 
     grammar = grammar_text()
     data, memo = build_parser(grammar).memo_serialize([TerminalDef, Rule])
-    text = base64.b85encode(zlib.compress(marshal.dumps((data, memo)), 9)).decode("ascii")
+    text = base64.b64encode(zlib.compress(marshal.dumps((data, memo)), 9)).decode("ascii")
     chunks = "".join(f'    "{text[i : i + 92]}"\n' for i in range(0, len(text), 92))
     return (
         '"""Precomputed LALR tables for grammar/expr.lark. Generated: do not edit.\n\n'
