@@ -12,6 +12,8 @@ from llm_mux.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 
+pytest_plugins = ["support.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(

@@ -1,0 +1,1 @@
+"""Pytest fixtures shared by every suite (registered in tests/conftest.py)."""
