@@ -66,8 +66,12 @@ def make_environment(*, shell: bool = False) -> ImmutableSandboxedEnvironment:
     return env
 
 
+@functools.lru_cache(maxsize=4096)
 def analyze_template(source: str) -> TemplateInfo:
-    """References, filters, tests and quoted interpolations of a template (no rendering)."""
+    """References, filters, tests and quoted interpolations of a template (no rendering).
+
+    Cached by source text (the result is immutable): workflows repeat templates.
+    """
     from .template_analysis import analyze
 
     env = make_environment()
