@@ -56,7 +56,9 @@ class Ref(msgspec.Struct, frozen=True):
     `steps.diff.output` and `steps['diff'].output` are both root "steps", path ("diff",
     "output").  `offset` (0-based), `line` and `column` (1-based) locate the root name in the
     source.  `guarded` means the text copes with it being undefined (`| default`, `is
-    defined`, or an `if`/`and` that tested it).  `hyphenated` is "rust-only" when Jinja read
+    defined`, or an `if`/`and` that tested it or a prefix of it).  Under `| default` and
+    `is defined` only the *last* access may be undefined: Jinja's StrictUndefined fails on
+    an access through an undefined value, so `args.a.b | default(1)` still needs `args.a`.  `hyphenated` is "rust-only" when Jinja read
     `steps.rust-only` as `steps.rust - only`; `path` then holds what the author meant
     (("rust-only", ...)) and the checks must report the spelling.
     """
