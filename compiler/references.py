@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 import msgspec
+from jinja2.defaults import DEFAULT_NAMESPACE
 
 from .expr.ast import (
     And,
@@ -32,6 +33,7 @@ from .expr.ast import (
 __all__ = [
     "DEFAULT_FILTERS",
     "DEFINED_TESTS",
+    "JINJA_GLOBALS",
     "Guard",
     "NameUse",
     "PathPart",
@@ -45,6 +47,9 @@ __all__ = [
 PathPart = str | int
 Guard = tuple[str, tuple[PathPart, ...]]
 
+# Jinja's globals (range, dict, namespace, ...): provided names, never references, as in
+# jinja2.meta.find_undeclared_variables.
+JINJA_GLOBALS = frozenset(DEFAULT_NAMESPACE)
 # A reference directly under one of these is allowed to be undefined.
 DEFAULT_FILTERS = frozenset({"default", "d"})
 DEFINED_TESTS = frozenset({"defined", "undefined"})
@@ -58,9 +63,10 @@ class Ref(msgspec.Struct, frozen=True):
     source.  `guarded` means the text copes with it being undefined (`| default`, `is
     defined`, or an `if`/`and` that tested it or a prefix of it).  Under `| default` and
     `is defined` only the *last* access may be undefined: Jinja's StrictUndefined fails on
-    an access through an undefined value, so `args.a.b | default(1)` still needs `args.a`.  `hyphenated` is "rust-only" when Jinja read
-    `steps.rust-only` as `steps.rust - only`; `path` then holds what the author meant
-    (("rust-only", ...)) and the checks must report the spelling.
+    an access through an undefined value, so `args.a.b | default(1)` still needs `args.a`.
+    `hyphenated` is "rust-only" when Jinja read `steps.rust-only` as `steps.rust - only`;
+    `path` then holds what the author meant (("rust-only", ...)) and the checks must report
+    the spelling.
     """
 
     root: str
@@ -156,6 +162,8 @@ def expr_chain(expr: Expr) -> tuple[Name, tuple[PathPart, ...]] | None:
 
 def _expr_refs(expr: Expr, guards: frozenset[Guard], *, guarded: bool) -> Iterator[Ref]:
     chain = expr_chain(expr)
+    if chain is not None and chain[0].name in JINJA_GLOBALS:
+        return
     if chain is not None:
         name, path = chain
         safe = guarded or is_guarded(name.name, path, guards)

@@ -23,6 +23,7 @@ from jinja2 import Environment, nodes
 from .references import (
     DEFAULT_FILTERS,
     DEFINED_TESTS,
+    JINJA_GLOBALS,
     Guard,
     NameUse,
     PathPart,
@@ -54,7 +55,7 @@ def analyze(env: Environment, source: str, tree: nodes.Template) -> TemplateInfo
     significant = [t for t in tokens if t.kind != "whitespace"]
     positions = _Positions(text, source, significant)
     collector = _Collector(positions)
-    collector.visit(tree, set(), frozenset())
+    collector.visit(tree, set(JINJA_GLOBALS), frozenset())
     return TemplateInfo(
         refs=tuple(collector.refs),
         filters=positions.uses(_is_filter_name),
@@ -81,7 +82,23 @@ def _quoted(tokens: list[_Token]) -> tuple[int, ...]:
             pieces.append(token.value)
         elif token.kind == "variable_begin":
             pieces.append(token.offset)
-    return quoted_interpolations(pieces)
+    raw = _raw_interpolations(tokens)
+    return tuple(o for o in quoted_interpolations(pieces) if o not in raw)
+
+
+def _raw_interpolations(tokens: list[_Token]) -> frozenset[int]:
+    """Offsets of `{{ … | raw }}`: the author opted out of quoting, so quotes are theirs."""
+    found: set[int] = set()
+    start = 0
+    last: list[str] = []
+    for token in tokens:
+        if token.kind == "variable_begin":
+            start, last = token.offset, []
+        elif token.kind == "variable_end" and last[-2:] == ["|", "raw"]:
+            found.add(start)
+        elif token.kind != "whitespace":
+            last.append(token.value)
+    return frozenset(found)
 
 
 def _is_filter_name(before: list[_Token], token: _Token) -> bool:

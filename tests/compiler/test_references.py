@@ -58,3 +58,8 @@ def test_line_and_column() -> None:
     assert line_and_column(source, 0) == (1, 1)
     assert line_and_column(source, 4) == (2, 2)
     assert line_and_column(source, 7) == (3, 1)
+
+
+def test_jinja_globals_are_not_references() -> None:
+    text = "range is defined and x"
+    assert [r.root for r in expr_info(parse_expression(text), text).refs] == ["x"]

@@ -173,3 +173,31 @@ def test_syntax_errors_have_a_line() -> None:
         analyze_template("ok\n{% if x %}\n{{ y }")
     assert caught.value.line == 3
     assert "unexpected '}'" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for x in xs %}{{ x }}{% else %}{{ x }}{% endfor %}",
+        "{{ b }}{% set b = 1 %}{{ b }}",
+        "{% macro m(p, q=r) %}{{ p }}{{ q }}{{ s }}{{ varargs }}{% endmacro %}{{ m(1) }}",
+        "{% call(u) m(1) %}{{ u }}{{ caller }}{% endcall %}",
+        "{% set ns = namespace(c=0) %}{% for i in xs %}{% set ns.c = ns.c + i %}{% endfor %}",
+        "{% with a = b %}{{ a }}{% endwith %}{{ a }}",
+        "{% for k, v in d | dictsort %}{{ k }}{{ v }}{{ loop.index }}{% endfor %}{{ loop }}",
+        "{% set t %}{{ z }}{% endset %}{{ t }}",
+        "{% filter upper %}{{ w }}{% endfilter %}{{ range(3) | list }}",
+        "{{ x if y else z }}{% for x in xs if x > lim %}{{ x }}{% endfor %}",
+    ],
+)
+def test_free_names_agree_with_jinja_meta(source: str) -> None:
+    from jinja2 import meta
+
+    expected = meta.find_undeclared_variables(make_environment().parse(source))
+    assert {ref.root for ref in analyze_template(source).refs} == expected
+
+
+def test_set_inside_if_binds_for_the_rest_of_the_template() -> None:
+    # Jinja's meta module calls `b` undeclared here; the checks would then report a
+    # name the template defines, so a {% set %} binds from that point on, branch or not.
+    assert refs("{% if a %}{% set b = 1 %}{{ b }}{% endif %}{{ b }}") == [("a", ())]
