@@ -102,7 +102,12 @@ def _merge(
         here = path + (key,)
         origins[here] = origin
         current = into.get(key)
-        if isinstance(value, dict) and isinstance(current, dict):
+        if isinstance(value, dict):
+            # Walk even a table nobody wrote before, so every key in it records
+            # its file: a later layer that adds a sibling must not take it over.
+            if not isinstance(current, dict):
+                into[key] = current = {}
+                _forget_below(origins, here)
             _merge(current, value, here, origin, origins)
         else:
             into[key] = copy.deepcopy(value)
@@ -225,7 +230,8 @@ def check_duration(
     try:
         seconds = parse_duration(value, bare_unit=unit)
     except DurationError as error:
-        sink.error("E501", f"'{key}': {error}", at)
+        problem, _, fix = str(error).partition("; ")
+        sink.error("E501", f"'{key}': {problem}", at, hint=fix or None)
         return None
     if unit == "s" and isinstance(value, int) and value >= 1000:
         sink.warning(
