@@ -154,7 +154,7 @@ class _Walker:
             hint = f"did you mean '{suggestion}'?"
         elif owners and cls in STEP_TYPES.values():
             this = cls.__struct_config__.tag
-            hint = f"'{key}' belongs to {' and '.join(owners)} steps, and this is a {this} step"
+            hint = f"'{key}' belongs to {_either(owners, 'and')} steps, and this is a {this} step"
         self.sink.error(
             "E101", f"unknown key '{key}' in {where}", self.locate(path + (key,), True), hint
         )
@@ -273,35 +273,46 @@ def _kind_matches(value: object, tp: object) -> bool:
     return isinstance(origin, type) and isinstance(value, origin)
 
 
-_TYPE_NAMES: dict[object, str] = {
-    str: "a string",
-    int: "an integer",
-    float: "a number",
-    bool: "true or false",
-    object: "any value",
+# Each type's name alone and in a list: "a string" / "strings".
+_TYPE_NAMES: dict[object, tuple[str, str]] = {
+    str: ("a string", "strings"),
+    int: ("an integer", "integers"),
+    float: ("a number", "numbers"),
+    bool: ("a boolean", "booleans"),
+    object: ("any value", "values"),
 }
 
 
 def describe_type(tp: object) -> str:
+    """What a key holds, for messages: "a number or a string", "a list of strings"."""
+    names = _kinds(tp, plural=False)
+    return "true or false" if names == ["a boolean"] else _either(names)
+
+
+def _kinds(tp: object, *, plural: bool) -> list[str]:
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
-        parts = [describe_type(m) for m in get_args(tp) if m is not type(None)]
-        return " or ".join(dict.fromkeys(parts))
+        members = [m for m in get_args(tp) if m is not type(None)]
+        names = list(dict.fromkeys(n for m in members for n in _kinds(m, plural=plural)))
+        integer, number = _TYPE_NAMES[int][plural], _TYPE_NAMES[float][plural]
+        # Every integer is a number: "an integer or a number" says "a number" twice.
+        return [n for n in names if n != integer] if number in names else names
     if origin is Literal:
-        return "one of " + ", ".join(_show(c) for c in get_args(tp))
+        return ["one of " + ", ".join(_show(c) for c in get_args(tp))]
     if origin is list:
-        return "a list of " + _plural(describe_type(get_args(tp)[0]))
+        inner = _either(_kinds(get_args(tp)[0], plural=True))
+        return [("lists of " if plural else "a list of ") + inner]
     if origin is dict or (isinstance(tp, type) and issubclass(tp, msgspec.Struct)):
-        return "a table"
-    return _TYPE_NAMES.get(tp, getattr(tp, "__name__", str(tp)))
+        return ["tables" if plural else "a table"]
+    name = getattr(tp, "__name__", str(tp))
+    return [_TYPE_NAMES.get(tp, (name, name))[plural]]
 
 
-def _plural(description: str) -> str:
-    for article in ("a ", "an "):
-        if description.startswith(article):
-            noun = description[len(article) :]
-            return noun if " or " in noun else noun + "s"
-    return "values that are " + description
+def _either(names: list[str], conjunction: str = "or") -> str:
+    """["a", "b", "c"] → "a, b or c"."""
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + f" {conjunction} " + names[-1]
 
 
 def describe_value(value: object) -> str:
