@@ -51,10 +51,12 @@ def decode_text(path: str, data: bytes, sink: Sink) -> SourceFile | None:
     try:
         return SourceFile(path, data.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        column = len(data[line_start : error.start].decode("utf-8", "replace")) + 1
         sink.error(
             "E002",
-            f"the file is not UTF-8 text (byte {error.start})",
-            Location(path, 1, 1),
+            f"the file is not UTF-8 text: byte 0x{data[error.start]:02X} cannot be decoded",
+            Location(path, data.count(b"\n", 0, error.start) + 1, column),
             hint="save it as UTF-8",
         )
         return None

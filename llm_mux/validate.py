@@ -115,8 +115,10 @@ def validate(
         if source is not None:
             sources.append(source)
             check_workflow(source, sink, config=merged, env=env)
-    files = len({s.path for s in sources})
-    return Report(finish(sink, sources), files)
+    diagnostics = finish(sink, sources)
+    # A file that could not be read or decoded was still checked: count it.
+    files = len({s.path for s in sources} | {d.location.path for d in diagnostics})
+    return Report(diagnostics, files)
 
 
 def _root_of(path: Path, places: Places) -> Path:
@@ -126,7 +128,10 @@ def _root_of(path: Path, places: Places) -> Path:
 
 def render_report(report: Report, *, as_json: bool) -> str:
     if as_json:
-        return json.dumps([d.to_json() for d in report.diagnostics], indent=2) + "\n"
+        return (
+            json.dumps([d.to_json() for d in report.diagnostics], indent=2, ensure_ascii=False)
+            + "\n"
+        )
     lines = [d.render() for d in report.diagnostics]
     noun = "file" if report.files == 1 else "files"
     summary = f"{report.files} {noun} checked: {_count(report.errors, 'error')}, "

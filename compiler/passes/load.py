@@ -15,6 +15,10 @@ from ..source import SourceFile
 __all__ = ["load_toml"]
 
 _DECLARED = re.compile(r"cannot declare \((.*)\) twice")
+_NEWLINE_IN_STRING = re.compile(r"(illegal|found invalid) character '\\n'")
+_IMMUTABLE = re.compile(r"cannot mutate immutable namespace \((.*)\)")
+_HEADER = re.compile(r"\[\[?[^\]]*\]\]?")
+_KEY = re.compile(r"([A-Za-z0-9_.-]+)\s*=")
 _AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)|\s*\(at end of document\)")
 
 
@@ -23,6 +27,7 @@ def load_toml(source: SourceFile, sink: Sink) -> dict[str, object] | None:
         return tomllib.loads(source.text)
     except tomllib.TOMLDecodeError as error:
         message, line, column = _split(str(error), source)
+        message, column = _reword(message, source.line_text(line), column)
         sink.error(
             "E001",
             f"invalid TOML: {message}",
@@ -64,9 +69,35 @@ def _last_good_line(text: str) -> int:
     return good
 
 
+def _reword(message: str, line: str, column: int) -> tuple[str, int]:
+    """Say tomllib's terser messages in the user's terms, at the start of the statement."""
+    if _NEWLINE_IN_STRING.fullmatch(message):
+        return "the string is not closed before the end of the line", column
+    if message == "cannot overwrite a value":
+        # tomllib points after the second value; the key is what to fix.
+        start = len(line) - len(line.lstrip())
+        header = _HEADER.match(line, start)
+        if header:
+            return f"table {header.group()} redefines a key that already has a value", start + 1
+        key = _KEY.match(line, start)
+        shown = f"the key '{key.group(1)}'" if key else "this key"
+        return f"{shown} is set twice", start + 1
+    immutable = _IMMUTABLE.fullmatch(message)
+    if immutable:
+        names = ".".join(re.findall(r"'([^']*)'", immutable.group(1)))
+        return f"'{names}' already has a value, so it cannot be extended here", column
+    return message, column
+
+
 def _hint(message: str) -> str | None:
-    if "overwrite" in message.lower():
-        return "a key or table is defined twice; for several steps use [[steps]] with two brackets"
-    if "invalid value" in message.lower():
+    if message.startswith("the string is not closed"):
+        return 'close it on the same line; multi-line text goes between triple quotes """ … """'
+    if message.endswith(("is set twice", "already has a value")):
+        return "remove one of them; for several steps use [[steps]] with two brackets"
+    if message.endswith("declared twice"):
+        return "merge the two tables into one; for several steps use [[steps]] with two brackets"
+    if "cannot be extended" in message:
+        return "write it once: either as key = value, or as a [table] with its keys"
+    if "invalid value" in message.lower() or "after a statement" in message:
         return 'strings need quotes; multi-line text goes between triple quotes """ … """'
     return None

@@ -97,7 +97,7 @@ def test_not_utf8_is_a_diagnostic_not_a_traceback(cli, tmp_path: Path) -> None:
     (tmp_path / "bin.toml").write_bytes(b'name = "\xff\xfe"\n')
     result = cli("validate", "bin.toml", cwd=tmp_path)
     assert result.code == 1
-    assert "bin.toml:1:1: error: the file is not UTF-8 text" in result.out
+    assert "bin.toml:1:9: error: the file is not UTF-8 text: byte 0xFF" in result.out
     assert "Traceback" not in result.out + result.err
 
 
