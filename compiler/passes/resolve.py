@@ -74,10 +74,7 @@ def _check_names(steps: Sequence[Step], source: SourceFile, sink: Sink) -> dict[
         at = source.value(("steps", index, "name"))
         if not _STEP_NAME.fullmatch(step.name):
             sink.error(
-                "E201",
-                f"'{step.name}' is not a valid step name",
-                at,
-                hint="start with a letter or _, then letters, digits, _ or -",
+                "E201", f"'{step.name}' is not a valid step name", at, _step_name_hint(step.name)
             )
         if step.name in first:
             earlier = source.value(("steps", first[step.name], "name")).line
@@ -90,6 +87,14 @@ def _check_names(steps: Sequence[Step], source: SourceFile, sink: Sink) -> dict[
         else:
             first[step.name] = index
     return first
+
+
+def _step_name_hint(name: str) -> str:
+    rule = "start with a letter or _, then letters, digits, _ or -"
+    fixed = re.sub(r"[^A-Za-z0-9_-]+", "-", name.strip()).strip("-")
+    if fixed and not _STEP_NAME.fullmatch(fixed):
+        fixed = "_" + fixed
+    return f"{rule}: '{fixed}', for example" if fixed else rule
 
 
 # -- one step --------------------------------------------------------------------
@@ -317,15 +322,55 @@ def _template(
     try:
         info = analyze_template(text)
     except TemplateSyntax as error:
-        offset = _line_offset(text, error.line)
+        message, column, hint = _jinja_error(error.message, _line(text, error.line))
+        offset = _line_offset(text, error.line) + column
         sink.error(
-            "E301", f"template syntax error: {error.message}", source.in_string(path, offset)
+            "E301", f"template syntax error: {message}", source.in_string(path, offset), hint
         )
         return None
     found = resolve_names(info, scope, lambda o: source.in_string(path, o), sink)
     uses.steps.extend(found.steps)
     uses.args.extend(found.args)
     return info
+
+
+_UNKNOWN_TAG = re.compile(r"Encountered unknown tag '(\w+)'")
+_OPEN_BLOCK = re.compile(r"The innermost block that needs to be closed is '(\w+)'")
+_EXPECTED_TAGS = re.compile(r"looking for the following tags: (.*?)\.")
+_JINJA_TAGS = ("for", "if", "elif", "else", "set", "macro", "call", "filter", "with", "raw")
+
+
+def _jinja_error(message: str, line: str) -> tuple[str, int, str | None]:
+    """Jinja's message as (sentence, column in `line`, hint): one problem, one fix."""
+    opened = _OPEN_BLOCK.search(message)
+    unknown = _UNKNOWN_TAG.match(message)
+    if unknown:
+        tag = unknown.group(1)
+        expected = _EXPECTED_TAGS.search(message)
+        choices = re.findall(r"'(\w+)'", expected.group(1)) if expected else []
+        choices += [*_JINJA_TAGS, *(f"end{t}" for t in _JINJA_TAGS)]
+        suggestion = did_you_mean(tag, choices)
+        hint = f"did you mean {{% {suggestion} %}}?" if suggestion else None
+        at = re.search(r"\{%-?\s*" + tag + r"\b", line)
+        return f"unknown tag '{tag}'", at.start() if at else _indent(line), hint
+    if message.startswith("Unexpected end of template") and opened:
+        block = opened.group(1)
+        return (
+            f"the template ends inside a {{% {block} %}} block",
+            _indent(line),
+            f"close it with {{% end{block} %}}",
+        )
+    first = message.rstrip(".")
+    return first[:1].lower() + first[1:], _indent(line), None
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _line(text: str, line: int) -> str:
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
 def _line_offset(text: str, line: int) -> int:

@@ -83,8 +83,8 @@ def resolve_names(info: TemplateInfo, scope: Scope, locate: Locator, sink: Sink)
     for ref in info.refs:
         _resolve_ref(ref, scope, locate(ref.offset), sink, result)
     env = make_environment()
-    _check_known("filter", info.filters, env.filters, locate, sink)
-    _check_known("test", info.tests, env.tests, locate, sink)
+    _check_known(scope.owner, "filter", info.filters, env.filters, locate, sink)
+    _check_known(scope.owner, "test", info.tests, env.tests, locate, sink)
     return result
 
 
@@ -119,14 +119,25 @@ def _unknown_name(
             at,
         )
         return
-    suggestion = did_you_mean(ref.root, allowed)
-    known = ", ".join(sorted(allowed & (CONTEXT_NAMES | LOOP_NAMES | scope.extra)))
     sink.error(
         "E306",
         f"{scope.owner} uses '{ref.root}', which is not defined",
         at,
-        hint=f"did you mean '{suggestion}'?" if suggestion else f"templates can use: {known}",
+        hint=_name_hint(ref.root, scope, allowed),
     )
+
+
+def _name_hint(root: str, scope: Scope, allowed: frozenset[str]) -> str:
+    # A bare arg or step name is the usual slip: they live under args. and steps.
+    if scope.declared_args is not None and root in scope.declared_args:
+        return f"did you mean args.{root}?"
+    if root in scope.step_names and scope.only is None:
+        return f"did you mean {_step_text(root)}?"
+    suggestion = did_you_mean(root, allowed)
+    if suggestion:
+        return f"did you mean '{suggestion}'?"
+    known = ", ".join(sorted(allowed & (CONTEXT_NAMES | LOOP_NAMES | scope.extra)))
+    return f"templates can use: {known}"
 
 
 def _resolve_step(ref: Ref, scope: Scope, at: Location, sink: Sink, out: Resolution) -> None:
@@ -136,7 +147,7 @@ def _resolve_step(ref: Ref, scope: Scope, at: Location, sink: Sink, out: Resolut
     if name not in scope.step_names:
         sink.error(
             "E303",
-            f"{scope.owner} uses steps.{name}, but no step is named '{name}'",
+            f"{scope.owner} uses {_step_text(name)}, but no step is named '{name}'",
             at,
             hint=_step_hint(ref, name, scope),
         )
@@ -147,7 +158,7 @@ def _resolve_step(ref: Ref, scope: Scope, at: Location, sink: Sink, out: Resolut
         suggestion = did_you_mean(result_field, RESULT_FIELDS)
         sink.error(
             "E307",
-            f"{scope.owner} uses steps.{_step_text(name)}.{result_field}, "
+            f"{scope.owner} uses {_step_text(name)}.{result_field}, "
             f"but step results have no field '{result_field}'",
             at,
             hint=f"did you mean '{suggestion}'?"
@@ -157,7 +168,8 @@ def _resolve_step(ref: Ref, scope: Scope, at: Location, sink: Sink, out: Resolut
 
 
 def _step_text(name: str) -> str:
-    return name if name.isidentifier() else f"['{name}']"
+    """How a template reaches step `name`: steps.build, or steps['rust-only']."""
+    return f"steps.{name}" if name.isidentifier() else f"steps['{name}']"
 
 
 def _step_hint(ref: Ref, name: str, scope: Scope) -> str | None:
@@ -189,6 +201,7 @@ def _resolve_arg(ref: Ref, scope: Scope, at: Location, sink: Sink, out: Resoluti
 
 
 def _check_known(
+    owner: str,
     kind: str,
     uses: Collection[NameUse],
     known: Collection[str],
@@ -201,7 +214,7 @@ def _check_known(
         suggestion = did_you_mean(use.name, known)
         sink.error(
             "E305",
-            f"unknown {kind} '{use.name}'",
+            f"{owner} uses the {kind} '{use.name}', which does not exist",
             locate(use.offset),
             hint=f"did you mean '{suggestion}'?" if suggestion else None,
         )

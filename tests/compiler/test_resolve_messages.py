@@ -1,0 +1,120 @@
+"""Resolve and scope passes: the sentence, place and hint of each name and syntax error."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_mux.compiler.diagnostics import Diagnostic, Sink
+from llm_mux.compiler.pipeline import check_workflow
+from llm_mux.compiler.source import SourceFile
+
+
+def diagnose(steps: str, head: str = "") -> list[Diagnostic]:
+    sink = Sink()
+    check_workflow(SourceFile("w.toml", head + steps), sink, config=None, env={})
+    return sink.sorted()
+
+
+def one(steps: str, head: str = "") -> Diagnostic:
+    found = diagnose(steps, head)
+    assert len(found) == 1, [d.render() for d in found]
+    return found[0]
+
+
+def shell(name: str, run: str, extra: str = "") -> str:
+    return f'[[steps]]\nname = "{name}"\ntype = "shell"\nrun = """{run}"""\n{extra}'
+
+
+def at(diagnostic: Diagnostic) -> tuple[int, int]:
+    return diagnostic.location.line, diagnostic.location.column
+
+
+# -- E301 template syntax -----------------------------------------------------------------
+def test_an_unknown_closing_tag_points_at_the_tag_and_names_the_right_one() -> None:
+    found = one(shell("a", "\nfor f in x:\n  {% for f in y %}{{ f }}\n  {% endfo %}\n"))
+    assert found.message == "template syntax error: unknown tag 'endfo'"
+    assert (found.hint, at(found)) == ("did you mean {% endfor %}?", (7, 3))
+
+
+def test_a_block_left_open() -> None:
+    found = one(shell("a", "\necho\n {% if x %}\nyes\n"))
+    assert found.message == "template syntax error: the template ends inside a {% if %} block"
+    assert (found.hint, at(found)) == ("close it with {% endif %}", (6, 2))
+
+
+def test_other_jinja_errors_are_one_lower_case_sentence() -> None:
+    found = one(shell("a", "echo {{ x y }}"))
+    assert found.message == (
+        "template syntax error: expected token 'end of print statement', got 'y'"
+    )
+    assert found.hint is None
+
+
+# -- E305, E306, E307 --------------------------------------------------------------------
+def test_an_unknown_filter_names_the_step() -> None:
+    found = one(shell("a", "echo {{ 'x' | uper }}"))
+    assert (found.code, found.message) == (
+        "E305",
+        "step 'a' uses the filter 'uper', which does not exist",
+    )
+    assert found.hint == "did you mean 'upper'?"
+
+
+def test_an_unknown_test_names_the_step() -> None:
+    found = one(shell("a", "echo {{ 1 if env.X is defind else 2 }}", 'if = "true"\n'))
+    assert found.message == "step 'a' uses the test 'defind', which does not exist"
+
+
+def test_a_bare_arg_name_suggests_args_dot() -> None:
+    found = one(shell("a", "echo {{ base }}"), head="[args.base]\ndefault = 'main'\n")
+    assert (found.code, found.hint) == ("E306", "did you mean args.base?")
+
+
+def test_a_bare_step_name_suggests_steps_dot() -> None:
+    found = one(shell("c", "echo {{ build }}") + shell("build", "make"))
+    assert found.hint == "did you mean steps.build?"
+
+
+def test_a_name_with_nothing_close_lists_what_templates_can_use() -> None:
+    found = one(shell("a", "echo {{ zzz }}"))
+    assert (
+        found.hint == "templates can use: args, ecosystem, env, project, run, steps, team, workflow"
+    )
+
+
+def test_a_result_field_of_a_hyphenated_step_is_spelt_as_written() -> None:
+    found = one(shell("rust-only", "true") + shell("b", "echo {{ steps['rust-only'].outptu }}"))
+    assert found.message == (
+        "step 'b' uses steps['rust-only'].outptu, but step results have no field 'outptu'"
+    )
+
+
+def test_an_unknown_hyphenated_step() -> None:
+    found = one(shell("b", "echo {{ steps['rust-onyl'].output }}") + shell("rust-only", "true"))
+    assert found.message == "step 'b' uses steps['rust-onyl'], but no step is named 'rust-onyl'"
+    assert found.hint == "did you mean steps['rust-only']?"
+
+
+# -- E201 ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "example"),
+    [("run tests", "run-tests"), ("2fast", "_2fast"), ("a.b", "a-b"), ("-x", "x")],
+)
+def test_a_bad_step_name_gets_a_valid_spelling(name: str, example: str) -> None:
+    found = one(shell(name, "true"))
+    assert found.code == "E201"
+    assert found.hint == (
+        f"start with a letter or _, then letters, digits, _ or -: '{example}', for example"
+    )
+
+
+# -- W601 ---------------------------------------------------------------------------------
+def test_a_value_inside_shell_quotes_warns_at_the_braces() -> None:
+    found = one(shell("a", 'echo "{{ env.HOME }}"'))
+    assert (found.code, at(found)) == ("W601", (4, 16))
+
+
+def test_raw_inside_quotes_is_the_authors_own_quoting() -> None:
+    assert diagnose(shell("a", "printf '%s' '{{ env.HOME | raw }}'")) == []
+    quoted_again = one(shell("a", "echo '{{ env.HOME | raw | trim }}'"))
+    assert quoted_again.code == "W601"  # trim returns plain text, which is quoted again
