@@ -76,14 +76,11 @@ def _check_cycles(workflow: CheckedWorkflow, sink: Sink) -> None:
         names = [owner for owner, _ in cycle] + [cycle[-1][1].target]
         if len(cycle) == 1:
             message = f"step '{names[0]}' depends on itself"
+            hint = "a step cannot use its own result; remove this reference"
         else:
             message = "steps depend on each other in a cycle: " + " → ".join(names)
-        sink.error(
-            "E204",
-            message,
-            cycle[0][1].at,
-            hint="each step here needs the next one first; remove one of these dependencies",
-        )
+            hint = "each step here needs the next one first; remove one of these dependencies"
+        sink.error("E204", message, cycle[0][1].at, hint=hint)
 
 
 # -- routes ----------------------------------------------------------------------------

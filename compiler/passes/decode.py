@@ -101,6 +101,7 @@ class _Walker:
                         "E103",
                         f"{where} is missing the required key '{name}'",
                         self.locate(path, True),
+                        hint=_MISSING_HINTS.get(name),
                     )
 
     def overlays(self, value: object, cls: type[msgspec.Struct], path: KeyPath) -> None:
@@ -231,6 +232,17 @@ class _Walker:
         )
 
 
+# What to write for a missing required key, where one line says it.
+_MISSING_HINTS = {
+    "steps": "add a [[steps]] table",
+    "name": 'add name = "…": letters, digits, _ or -',
+    "run": 'add run = "<shell command>"',
+    "prompt": 'add prompt = """…"""',
+    "source": 'add source = "steps.NAME", the step whose output holds the edits',
+    "command": 'add command = "<executable>", or the http(s) URL of an API',
+    "backends": 'add backends = ["…"], names from [backends.*]',
+    "path": 'add path = "~/…", where the project lives',
+}
 _STEP_TYPE_LIST = "step types are: " + ", ".join(STEP_TYPES)
 _TELLTALE_KEYS = {
     "run": "shell",

@@ -278,11 +278,18 @@ def _for_each(
     if isinstance(expr, Const) and not _is_json_array(expr.value):
         sink.error(
             "E603",
-            f"for_each in step '{step.name}' is {json.dumps(expr.value)}, which is not a list",
+            f"for_each in step '{step.name}' is {_literal(expr.value)}, which is not a list",
             source.value(path + ("for_each",)),
             hint='for_each needs a list: ["a", "b"], a JSON array, or text | lines',
         )
     return expr
+
+
+def _literal(value: object) -> str:
+    """A constant as the expression language spells it: none, true, 42, "text"."""
+    if value is None or isinstance(value, bool):
+        return str(value).lower()
+    return json.dumps(value)
 
 
 def _is_json_array(value: object) -> bool:

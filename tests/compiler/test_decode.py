@@ -182,7 +182,15 @@ def test_missing_key_points_at_the_table_header() -> None:
     text = 'name = "w"\n\n[[steps]]\nname = "s"\ntype = "shell"\n'
     found = one(text)
     assert (found.code, found.message) == ("E103", "step 's' is missing the required key 'run'")
-    assert where(found) == (3, 1)
+    assert (where(found), found.hint) == ((3, 1), 'add run = "<shell command>"')
+
+
+def test_a_workflow_without_steps_says_how_to_add_one() -> None:
+    found = one('name = "w"\n')
+    assert (found.message, found.hint) == (
+        "the top level is missing the required key 'steps'",
+        "add a [[steps]] table",
+    )
 
 
 def test_missing_key_in_a_config_table_points_at_its_header() -> None:

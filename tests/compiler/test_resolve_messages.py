@@ -95,6 +95,28 @@ def test_an_unknown_hyphenated_step() -> None:
     assert found.hint == "did you mean steps['rust-only']?"
 
 
+# -- E204, E603 ---------------------------------------------------------------------------
+def test_a_step_that_uses_its_own_output() -> None:
+    found = one(shell("a", "echo\n{{ steps.a.output }}"))
+    assert (found.code, found.message, at(found)) == ("E204", "step 'a' depends on itself", (5, 4))
+    assert found.hint == "a step cannot use its own result; remove this reference"
+
+
+@pytest.mark.parametrize(
+    ("for_each", "shown"), [('"42"', "42"), ('"none"', "none"), ("\"'abc'\"", '"abc"')]
+)
+def test_for_each_over_a_literal_that_is_not_a_list(for_each: str, shown: str) -> None:
+    found = one(shell("a", "echo {{ item }}", f"for_each = {for_each}\n"))
+    assert (found.code, found.message) == (
+        "E603",
+        f"for_each in step 'a' is {shown}, which is not a list",
+    )
+
+
+def test_for_each_over_a_json_array_in_a_string_is_fine() -> None:
+    assert diagnose(shell("a", "echo {{ item }}", "for_each = \"'[1, 2]'\"\n")) == []
+
+
 # -- E201 ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "example"),
