@@ -115,7 +115,8 @@ def string_offset(text: str, start: int, content_offset: int) -> int:
             i, produced = _skip_escape(text, i)
             remaining -= produced
             continue
-        i += 1
+        # tomllib reads a \r\n inside a multi-line string as one \n.
+        i += 2 if multi and text.startswith("\r\n", i) else 1
         remaining -= 1
     return i
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -71,6 +72,16 @@ def test_escapes_are_counted_as_one_character() -> None:
     content = tomllib.loads(text)["p"]
     offset = content.index("{{")
     assert text[string_offset(text, 4, offset)] == "{"
+
+
+@pytest.mark.parametrize("quote", ['"""', "'''"])
+def test_crlf_in_a_multiline_string_is_one_character(quote: str) -> None:
+    # tomllib reads \r\n inside multi-line strings as \n: offsets must follow it.
+    text = f"p = {quote}\r\none\r\n  two {{{{ x }}}}\r\n{quote}\r\n"
+    content = tomllib.loads(text)["p"]
+    assert text[string_offset(text, 4, content.index("{{"))] == "{"
+    location = SourceFile("f.toml", text).in_string(("p",), content.index("{{"))
+    assert (location.line, location.column) == (3, 7)
 
 
 def test_ignore_comments() -> None:
