@@ -31,9 +31,29 @@ class Targets:
     configs: list[Path] = field(default_factory=list)
 
     def add(self, path: Path) -> None:
-        bucket = self.configs if path.name == "config.toml" else self.workflows
+        bucket = self.configs if is_config_file(path) else self.workflows
         if path.resolve() not in {p.resolve() for p in bucket}:
             bucket.append(path)
+
+
+_CONFIG_KEYS = frozenset({"backends", "roles", "teams", "ecosystems"})
+
+
+def is_config_file(path: Path) -> bool:
+    """`config.toml`, or a file with config tables and no steps (such as offline.toml).
+
+    Anything unreadable or without that shape is checked as a workflow, where
+    its problems are reported.
+    """
+    if path.name == "config.toml":
+        return True
+    import tomllib
+
+    try:
+        keys = set(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return bool(keys) and keys <= _CONFIG_KEYS
 
 
 def collect_targets(targets: Sequence[str], places: Places) -> Targets:
