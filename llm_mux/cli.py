@@ -139,6 +139,40 @@ def plan(
     return plan_command(options, workflow, assignments, fmt)
 
 
+@cli.command(add_help_option=False)
+@click.argument("workflow", required=False)
+@click.argument("assignments", nargs=-1)
+@click.option(
+    "--input",
+    "answers",
+    multiple=True,
+    metavar="STEP=VALUE",
+    help="Answer an input step without asking (repeatable).",
+)
+@click.option("--dry-run", is_flag=True, help="Compile and show what would run; run nothing.")
+@click.option(
+    "-h", "--help", "show_help", is_flag=True, help="Show this message, or a workflow's args."
+)
+@with_globals
+def run(
+    options: GlobalOptions,
+    workflow: str | None,
+    assignments: tuple[str, ...],
+    answers: tuple[str, ...],
+    dry_run: bool,
+    show_help: bool,
+) -> int:
+    """Run WORKFLOW with KEY=VALUE args (`llm-mux run WORKFLOW --help` lists them)."""
+    from .run import run_command, workflow_help
+
+    if show_help or workflow is None:
+        if workflow is None:
+            click.echo(click.get_current_context().get_help())
+            return 0 if show_help else 2
+        return workflow_help(options, workflow)
+    return run_command(options, workflow, assignments, answers=answers, dry_run=dry_run)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args

@@ -10,12 +10,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from llm_mux.compiler.diagnostics import Sink
 from llm_mux.compiler.plan import Plan
+from llm_mux.compiler.schema import Config
 
 from .config import config_paths, environment, load_merged, read_source
 from .errors import EXIT_FAILED, MuxError
@@ -62,7 +64,7 @@ def plan_command(
     from .arguments import bind_args, parse_assignments
 
     started = time.perf_counter()
-    plan = compile_plan(options, workflow)
+    plan = compile_plan(options, workflow).plan
     if options.debug:
         click.echo(f"compiled in {(time.perf_counter() - started) * 1000:.1f} ms", err=True)
     bind_args(plan.args, parse_assignments(assignments), require=False)
@@ -70,7 +72,13 @@ def plan_command(
     return 0
 
 
-def compile_plan(options: GlobalOptions, target: str) -> Plan:
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    plan: Plan
+    config: Config
+
+
+def compile_plan(options: GlobalOptions, target: str) -> Compiled:
     """Find, read and compile a workflow; diagnostics on stderr and exit 1 on errors."""
     from llm_mux.compiler.pipeline import compile_workflow, finish
 
@@ -90,9 +98,9 @@ def compile_plan(options: GlobalOptions, target: str) -> Plan:
     diagnostics = finish(sink, sources)
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
-    if plan is None:
+    if plan is None or config is None:
         raise CompileFailed(f"{target} does not compile; fix the errors above")
-    return plan
+    return Compiled(plan, config.config)
 
 
 class CompileFailed(MuxError):

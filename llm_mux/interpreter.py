@@ -1,0 +1,290 @@
+"""The interpreter: runs a `Plan`, scheduling each step by readiness.
+
+Input: the plan, the base template context and a `Runtime` (backends, inputs,
+observer). Output: a `RunOutcome` — every step's result, the final output,
+status, usage and cost.
+
+A step starts the moment its own dependencies have finished, so independent
+steps overlap. Everything runs inside one `asyncio.TaskGroup`: a step that
+fails without `continue_on_error` raises out of its task, the group cancels
+every running step (their results say `cancelled`) and no new step starts
+(those stay `pending`). The interpreter trusts the plan: names, edges and
+templates were checked by the compiler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from llm_mux.compiler.expr import Expr
+from llm_mux.compiler.plan import Plan, StepPlan
+
+from .context import item_context, step_context
+from .jsontext import json_array
+from .rendering import RenderError, evaluate_expression, holds
+from .results import StepResult, Usage, add_usage
+from .runtime import Runtime
+from .steps import execute_action
+
+__all__ = ["Interpreter", "RunOutcome", "RunStatus"]
+
+RunStatus = Literal["succeeded", "failed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    status: RunStatus
+    results: Mapping[str, StepResult]
+    output: str
+    error: str | None
+    duration_ms: int
+    usage: Usage | None
+    cost: float | None
+
+    @property
+    def success(self) -> bool:
+        return self.status == "succeeded"
+
+
+class _StepFailed(Exception):
+    """Raised out of a step's task to stop the run (the TaskGroup cancels the rest)."""
+
+
+class Interpreter:
+    def __init__(self, plan: Plan, runtime: Runtime, base: Mapping[str, object]) -> None:
+        self.plan = plan
+        self.runtime = runtime
+        self.base = base
+        self.results: dict[str, StepResult] = {
+            step.name: StepResult(step.name, step.type) for step in plan.steps
+        }
+        self.waiting = {step.name: set(step.all_dependencies) for step in plan.steps}
+        self.dependents: dict[str, list[StepPlan]] = defaultdict(list)
+        for step in plan.steps:
+            for dependency in step.all_dependencies:
+                self.dependents[dependency].append(step)
+        self.group: asyncio.TaskGroup | None = None
+
+    # -- the run -----------------------------------------------------------------
+    async def run(self) -> RunOutcome:
+        started = time.perf_counter()
+        status: RunStatus = "succeeded"
+        error = None
+        try:
+            async with asyncio.timeout(self.plan.timeout):
+                error = await self._run_all()
+        except TimeoutError:
+            error = f"the workflow timed out after {self.plan.timeout:g}s"
+        except asyncio.CancelledError:
+            status = "cancelled"
+            error = "the run was interrupted"
+        if error is not None and status != "cancelled":
+            status = "failed"
+        return self._outcome(status, error, started)
+
+    async def _run_all(self) -> str | None:
+        failed: list[str] = []
+        try:
+            async with asyncio.TaskGroup() as group:
+                self.group = group
+                for step in self.plan.steps:
+                    if not self.waiting[step.name]:
+                        self._start(step)
+        except* _StepFailed as failures:
+            failed = [str(e) for e in failures.exceptions]
+        if not failed:
+            return None
+        first = self.results[failed[0]]
+        return f"step '{first.name}' failed: {first.error}"
+
+    def _start(self, step: StepPlan) -> None:
+        assert self.group is not None
+        self.group.create_task(self._run_step(step), name=step.name)
+
+    def _release(self, finished: str) -> None:
+        for dependent in self.dependents[finished]:
+            waiting = self.waiting[dependent.name]
+            waiting.discard(finished)
+            if not waiting:
+                self._start(dependent)
+
+    def _outcome(self, status: RunStatus, error: str | None, started: float) -> RunOutcome:
+        output_step = self.results[self.plan.output]
+        usage: Usage | None = None
+        for result in self.results.values():
+            usage = add_usage(usage, result.usage)
+        return RunOutcome(
+            status=status,
+            results=dict(self.results),
+            output=output_step.output if output_step.succeeded else "",
+            error=error,
+            duration_ms=_ms_since(started),
+            usage=usage,
+            cost=_run_cost(self.results.values()),
+        )
+
+    # -- one step ----------------------------------------------------------------
+    async def _run_step(self, step: StepPlan) -> None:
+        started = time.perf_counter()
+        self.runtime.observer.step_started(step)
+        try:
+            result = await self._execute(step)
+        except asyncio.CancelledError:
+            self.results[step.name] = StepResult(
+                step.name, step.type, "cancelled", duration_ms=_ms_since(started)
+            )
+            self.runtime.observer.step_finished(step, self.results[step.name])
+            raise
+        result = replace(result, duration_ms=_ms_since(started))
+        self.results[step.name] = result
+        self.runtime.observer.step_finished(step, result)
+        if result.failed and not step.continue_on_error:
+            raise _StepFailed(step.name)
+        self._release(step.name)
+
+    async def _execute(self, step: StepPlan) -> StepResult:
+        context = step_context(self.base, self.results)
+        if step.for_each_expr is not None:
+            return await self._for_each(step, step.for_each_expr, context)
+        return await self._attempts(step, context)
+
+    async def _attempts(self, step: StepPlan, context: Mapping[str, object]) -> StepResult:
+        """The condition, then up to `retries + 1` attempts, each bounded by the timeout."""
+        skipped = self._skip(step, context)
+        if skipped is not None:
+            return skipped
+        attempt = 0
+        while True:
+            attempt += 1
+            result = replace(await self._attempt(step, context), attempts=attempt)
+            if not result.failed or attempt > step.retries:
+                return result
+            await asyncio.sleep(step.retry_delay)
+
+    def _skip(self, step: StepPlan, context: Mapping[str, object]) -> StepResult | None:
+        if step.condition_expr is None:
+            return None
+        key = "if" if step.condition else "when"
+        try:
+            true = holds(step.condition_expr, context, key=key)
+        except RenderError as error:
+            return StepResult(step.name, step.type, "failed", error=str(error))
+        return None if true else StepResult(step.name, step.type, "skipped")
+
+    async def _attempt(self, step: StepPlan, context: Mapping[str, object]) -> StepResult:
+        try:
+            async with asyncio.timeout(step.timeout):
+                return await execute_action(step, context, self.runtime)
+        except TimeoutError:
+            message = f"timed out after {step.timeout:g}s (the step's timeout)"
+            return StepResult(step.name, step.type, "failed", error=message)
+        except RenderError as error:
+            return StepResult(step.name, step.type, "failed", error=str(error))
+
+    # -- for_each ----------------------------------------------------------------
+    async def _for_each(
+        self, step: StepPlan, expr: Expr, context: Mapping[str, object]
+    ) -> StepResult:
+        try:
+            items = for_each_items(evaluate_expression(expr, context, key="for_each"))
+        except RenderError as error:
+            return StepResult(step.name, step.type, "failed", error=str(error))
+        results: list[StepResult | None] = [None] * len(items)
+        gate = asyncio.Semaphore(max(step.concurrency, 1))
+
+        async def one(index: int) -> None:
+            item_name = f"{step.name}[{index}]"
+            try:
+                async with gate:
+                    scope = item_context(context, items[index], index, len(items))
+                    result = await self._attempts(step, scope)
+            except asyncio.CancelledError:
+                results[index] = StepResult(item_name, step.type, "cancelled")
+                raise
+            results[index] = replace(result, name=item_name, details={"item": items[index]})
+            self.runtime.observer.item_finished(
+                step, sum(r is not None for r in results), len(items)
+            )
+            if result.failed and not step.continue_on_error:
+                raise _StepFailed(item_name)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index in range(len(items)):
+                    group.create_task(one(index))
+        except* _StepFailed:
+            pass  # the failed item is in `results`; the others were cancelled
+        done = [
+            r or StepResult(f"{step.name}[{i}]", step.type, "cancelled")
+            for i, r in enumerate(results)
+        ]
+        return _combine(step, done)
+
+
+def for_each_items(value: object) -> list[object]:
+    """What for_each iterates over: a list, or text holding a JSON array."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, str):
+        parsed = json_array(value)
+        if parsed is not None:
+            return parsed
+        raise RenderError(
+            "for_each: the value is text, not a list: add | lines to iterate over its lines, "
+            "or | fromjson if it holds JSON"
+        )
+    raise RenderError(
+        f"for_each: the value is {type(value).__name__}, not a list "
+        "(use | lines on text, or | fromjson on JSON)"
+    )
+
+
+def _combine(step: StepPlan, items: Sequence[StepResult]) -> StepResult:
+    failed = [r for r in items if r.failed]
+    if failed:
+        status: Literal["failed", "skipped", "succeeded"] = "failed"
+    elif items and all(r.skipped for r in items):
+        status = "skipped"
+    else:
+        status = "succeeded"
+    usage: Usage | None = None
+    for item in items:
+        usage = add_usage(usage, item.usage)
+    error = None
+    if failed:
+        first = failed[0]
+        error = f"item {items.index(first)} failed: {first.error}"
+    return StepResult(
+        step.name,
+        step.type,
+        status,
+        output="\n".join(r.output for r in items if r.succeeded),
+        outputs=tuple(r.output for r in items),
+        error=error,
+        items=tuple(items),
+        usage=usage,
+        cost=_run_cost(items) if any(r.cost is not None for r in items) else None,
+        attempts=max((r.attempts for r in items), default=0),
+    )
+
+
+def _run_cost(results: Iterable[StepResult]) -> float | None:
+    """Sum of known costs; None when any step that called a backend has no price."""
+    total = 0.0
+    known = False
+    for result in results:
+        if result.cost is not None:
+            total += result.cost
+            known = True
+        elif result.usage is not None or (result.type == "query" and result.succeeded):
+            return None
+    return total if known else None
+
+
+def _ms_since(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

@@ -1,0 +1,55 @@
+"""JSON inside model output: bare, in a ``` fence, or wrapped in prose.
+
+Input: text a model or a command produced. Output: the first JSON value in it,
+or a ValueError saying what was looked for. Shared by `output_schema`, store
+and apply steps, and `for_each` over text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+__all__ = ["extract_json", "json_array"]
+
+_FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\r?\n(.*?)\r?\n?```", re.DOTALL)
+
+
+def extract_json(text: str) -> object:
+    """The JSON value in `text`: the whole text, a fenced block, or the first {…}/[…]."""
+    stripped = text.strip()
+    for candidate in [stripped, *_FENCE.findall(text)]:
+        try:
+            parsed: object = json.loads(candidate)
+        except ValueError:
+            continue
+        return parsed
+    value = _first_embedded(text)
+    if value is not None:
+        return value
+    raise ValueError("no JSON found: expected a JSON value, bare or in a ``` fence")
+
+
+def _first_embedded(text: str) -> object | None:
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[\[{]", text):
+        try:
+            value: object = decoder.raw_decode(text, match.start())[0]
+        except ValueError:
+            continue
+        return value
+    return None
+
+
+def json_array(text: str) -> list[object] | None:
+    """`text` as a JSON array (bare or fenced), or None when it is not one."""
+    stripped = text.strip()
+    candidates = [stripped] + _FENCE.findall(text)
+    for candidate in candidates:
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, list):
+            return value
+    return None

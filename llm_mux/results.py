@@ -1,0 +1,184 @@
+"""Step results: what a step produced, as templates and `--output json` see it.
+
+Input: built by the interpreter and the step executors. Output: frozen
+`StepResult`s — the `steps.NAME.*` values of SPEC §3 — and their JSON form.
+Templates read them through the sandbox, so the objects expose plain
+attributes only; `Outputs` and `StepsView` are mappings *without* `items`,
+`keys` or `get` attributes, so a step named `items` is reached as
+`steps.items`, not the dict method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+__all__ = [
+    "Outputs",
+    "Status",
+    "StepResult",
+    "StepsView",
+    "Usage",
+    "add_usage",
+]
+
+Status = Literal["succeeded", "failed", "skipped", "cancelled", "pending"]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+        )
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+def add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
+    if more is None:
+        return total
+    return more if total is None else total + more
+
+
+class Outputs:
+    """A query step's answers per backend, in role order.
+
+    Iterating yields the answers (not the names), `outputs[0]` is the first
+    answer, `outputs['claude']` and `outputs.claude` the answer of a backend.
+    """
+
+    __slots__ = ("_by_name",)
+
+    def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
+        self._by_name = dict(pairs)
+
+    def __getitem__(self, key: int | str) -> str:
+        if isinstance(key, int):
+            return list(self._by_name.values())[key]
+        return self._by_name[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Outputs) and other._by_name == self._by_name
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._by_name.items()))
+
+    def __repr__(self) -> str:
+        return f"Outputs({self._by_name!r})"
+
+    def __str__(self) -> str:
+        return "\n\n".join(f"=== {name} ===\n{text}" for name, text in self._by_name.items())
+
+    def to_json(self) -> dict[str, str]:
+        return dict(self._by_name)
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """`steps.NAME` in templates; one entry of `steps` in `--output json`."""
+
+    name: str
+    type: str
+    status: Status = "pending"
+    output: str = ""
+    outputs: Outputs | tuple[str, ...] = ()
+    error: str | None = None
+    duration_ms: int = 0
+    backend: str | None = None
+    backends: tuple[str, ...] = ()
+    errors: Mapping[str, str] = field(default_factory=dict)
+    json: object = None
+    exit_code: int | None = None
+    items: tuple[StepResult, ...] | None = None
+    usage: Usage | None = None
+    cost: float | None = None
+    attempts: int = 0
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    details: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    @property
+    def skipped(self) -> bool:
+        return self.status == "skipped"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+    def with_status(self, status: Status, **changes: object) -> StepResult:
+        return replace(self, status=status, **changes)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return self.output
+
+    def to_json(self) -> dict[str, object]:
+        outputs: object = (
+            self.outputs.to_json() if isinstance(self.outputs, Outputs) else list(self.outputs)
+        )
+        document: dict[str, object] = {
+            "type": self.type,
+            "status": self.status,
+            "output": self.output,
+            "outputs": outputs,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+            "backend": self.backend,
+            "backends": list(self.backends),
+            "errors": dict(self.errors),
+            "json": self.json,
+            "exit_code": self.exit_code,
+            "items": [item.to_json() for item in self.items] if self.items is not None else None,
+            "usage": self.usage.to_json() if self.usage else None,
+            "cost": self.cost,
+            "attempts": self.attempts,
+        }
+        document.update(self.details)
+        return document
+
+
+class StepsView:
+    """`steps` in templates: results by step name, with no dict methods in the way."""
+
+    __slots__ = ("_results",)
+
+    def __init__(self, results: Mapping[str, StepResult]) -> None:
+        self._results = results
+
+    def __getitem__(self, name: str) -> StepResult:
+        return self._results[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._results

@@ -1,0 +1,209 @@
+"""`llm-mux run`: compile, bind args, execute, report.
+
+Input: the command line (workflow, `KEY=VALUE` args, `--input`, `--dry-run`).
+Output: progress on stderr, the final output once on stdout (or one JSON
+document with `--output json`), and the exit code: 0 succeeded, 1 failed,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Mapping, Sequence
+
+import click
+
+from llm_mux.compiler.plan import ArgSpec, Plan
+from llm_mux.compiler.render import to_text
+
+from .arguments import bind_args, describe_args, parse_assignments
+from .commands import compile_plan, emit, places_for
+from .config import environment
+from .context import RunInfo, base_context
+from .ecosystems import detect_ecosystem
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
+from .interpreter import Interpreter, RunOutcome
+from .options import GlobalOptions
+from .paths import Places
+from .progress import make_progress, summary_line
+from .rendering import RenderError, render
+from .runtime import NullObserver, Observer, Runtime
+
+__all__ = ["run_command", "workflow_help"]
+
+
+def run_command(
+    options: GlobalOptions,
+    workflow: str,
+    assignments: Sequence[str],
+    *,
+    answers: Sequence[str],
+    dry_run: bool,
+) -> int:
+    places = places_for(options)
+    compiled = compile_plan(options, workflow)
+    plan, config = compiled.plan, compiled.config
+    env = environment()
+    args = resolve_args(plan.args, bind_args(plan.args, parse_assignments(assignments)), env)
+    inputs = _parse_inputs(answers, plan)
+    if dry_run:
+        emit(dry_run_text(plan, args), options)
+        return 0
+    ecosystem, why_not = detect_ecosystem(config, places.cwd, env)
+    run = _new_run(places)
+    base = base_context(
+        plan,
+        args=args,
+        env=env,
+        root=places.project_root,
+        run=run,
+        ecosystem=ecosystem,
+        no_ecosystem_reason=why_not,
+    )
+    observer = _observer(options)
+    outcome = asyncio.run(_execute(plan, base, places, env, observer, inputs))
+    _close(observer)
+    _report(outcome, plan, run, args, options)
+    if outcome.status == "cancelled":
+        return EXIT_INTERRUPTED
+    return 0 if outcome.success else EXIT_FAILED
+
+
+async def _execute(
+    plan: Plan,
+    base: Mapping[str, object],
+    places: Places,
+    env: Mapping[str, str],
+    observer: Observer,
+    inputs: Mapping[str, str],
+) -> RunOutcome:
+    from .backends import BackendPool
+
+    async with BackendPool(plan.backends, root=places.project_root, env=env) as pool:
+        runtime = Runtime(
+            plan, places.project_root, env, pool, observer, inputs, interactive=sys.stdin.isatty()
+        )
+        return await Interpreter(plan, runtime, base).run()
+
+
+# -- args ----------------------------------------------------------------------------
+def resolve_args(
+    specs: Sequence[ArgSpec], given: Mapping[str, str], env: Mapping[str, str]
+) -> dict[str, object]:
+    """Given values, then defaults in declaration order (a default may use earlier args)."""
+    values: dict[str, object] = dict(given)
+    for spec in specs:
+        if spec.name in values or spec.default is None:
+            continue
+        default = spec.default
+        if isinstance(default, str) and ("{{" in default or "{%" in default):
+            try:
+                default = render(
+                    default, {"args": dict(values), "env": env}, key=f"default of arg '{spec.name}'"
+                )
+            except RenderError as error:
+                raise UsageError(str(error)) from None
+        values[spec.name] = default
+    return values
+
+
+def _parse_inputs(answers: Sequence[str], plan: Plan) -> dict[str, str]:
+    names = {step.name for step in plan.steps if step.type == "input"}
+    parsed: dict[str, str] = {}
+    for answer in answers:
+        name, equals, value = answer.partition("=")
+        if not equals:
+            raise UsageError(f"--input expects STEP=VALUE, got '{answer}'")
+        if name not in names:
+            known = ", ".join(sorted(names)) or "none"
+            raise UsageError(
+                f"--input names '{name}', which is not an input step", hint=f"input steps: {known}"
+            )
+        parsed[name] = value
+    return parsed
+
+
+def workflow_help(options: GlobalOptions, workflow: str) -> int:
+    plan = compile_plan(options, workflow).plan
+    lines = [f"Usage: llm-mux run {workflow} [KEY=VALUE ...]", ""]
+    if plan.workflow.description:
+        lines += [plan.workflow.description, ""]
+    lines.append(describe_args(plan.args).replace("args: ", "Args: ", 1))
+    for spec in plan.args:
+        extra = f" — {spec.description}" if spec.description else ""
+        choices = f" (one of: {', '.join(map(str, spec.choices))})" if spec.choices else ""
+        lines.append(f"  {spec.name}{extra}{choices}")
+    click.echo("\n".join(lines))
+    return 0
+
+
+# -- running -------------------------------------------------------------------------
+def _new_run(places: Places) -> RunInfo:
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+    directory = places.state_dir / "runs" / run_id
+    return RunInfo(id=run_id, dir=str(directory))
+
+
+def _observer(options: GlobalOptions) -> Observer:
+    if options.output != "console" or options.quiet:
+        return NullObserver()
+    return make_progress(live=sys.stderr.isatty() and os.environ.get("TERM") != "dumb")
+
+
+def _close(observer: Observer) -> None:
+    close = getattr(observer, "close", None)
+    if close is not None:
+        close()
+
+
+def _report(
+    outcome: RunOutcome,
+    plan: Plan,
+    run: RunInfo,
+    args: Mapping[str, object],
+    options: GlobalOptions,
+) -> None:
+    if options.output == "json":
+        emit(
+            json.dumps(run_document(outcome, plan, run, args), indent=2, default=str) + "\n",
+            options,
+        )
+        return
+    if outcome.error:
+        click.echo(f"llm-mux: {outcome.error}", err=True)
+    if options.output == "console" and not options.quiet:
+        asked = any(r.type == "query" and r.attempts for r in outcome.results.values())
+        tokens = outcome.usage.total_tokens if outcome.usage else None
+        line = summary_line(outcome.status, outcome.duration_ms, tokens, outcome.cost, asked)
+        click.echo(line, err=True)
+    if outcome.output:
+        emit(outcome.output if outcome.output.endswith("\n") else outcome.output + "\n", options)
+
+
+def run_document(
+    outcome: RunOutcome, plan: Plan, run: RunInfo, args: Mapping[str, object]
+) -> dict[str, object]:
+    return {
+        "run_id": run.id,
+        "workflow": plan.workflow.name,
+        "status": outcome.status,
+        "success": outcome.success,
+        "error": outcome.error,
+        "duration_ms": outcome.duration_ms,
+        "args": dict(args),
+        "output": outcome.output,
+        "usage": outcome.usage.to_json() if outcome.usage else None,
+        "cost": outcome.cost,
+        "steps": {name: result.to_json() for name, result in outcome.results.items()},
+    }
+
+
+def dry_run_text(plan: Plan, args: Mapping[str, object]) -> str:
+    """The plan, then what each step would run, rendered where it needs no step output."""
+    lines = [to_text(plan).rstrip(), "", "dry run: nothing was executed"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,47 @@
+"""Step executors: one module per step type, one dispatch.
+
+Input: a `StepPlan`, the template context for this step (or item) and the
+`Runtime`. Output: a `StepResult` — `succeeded` or `failed` with an error a
+user can act on. Templates that cannot render raise `RenderError`, which the
+interpreter turns into a failed result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import assert_never
+
+from llm_mux.compiler.plan import Apply, Input, Query, Shell, StepPlan, Store
+
+from ..results import StepResult
+from ..runtime import Runtime
+
+__all__ = ["execute_action", "failed"]
+
+
+async def execute_action(
+    step: StepPlan, context: Mapping[str, object], runtime: Runtime
+) -> StepResult:
+    action = step.action
+    match action:
+        case Shell():
+            from .shell import run_shell
+
+            return await run_shell(step, action, context, runtime)
+        case Query():
+            from .query import run_query
+
+            return await run_query(step, action, context, runtime)
+        case Input():
+            from .input import run_input
+
+            return await run_input(step, action, context, runtime)
+        case Apply() | Store():
+            # Transitional: apply and store steps land with their own modules.
+            return failed(step, f"{step.type} steps cannot run in this build yet")
+        case _:
+            assert_never(action)
+
+
+def failed(step: StepPlan, error: str, **fields: object) -> StepResult:
+    return StepResult(step.name, step.type, "failed", error=error, **fields)  # type: ignore[arg-type]

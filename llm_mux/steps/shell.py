@@ -1,0 +1,45 @@
+"""Shell steps: render `run` with every value shell-quoted, run it with `sh -c`.
+
+Input: a `Shell` action and the context. Output: stdout without trailing
+newlines as `output`, the exit code, and on a non-zero exit a failure that
+quotes the end of stderr. The command runs in the project root with stdin
+closed, in its own process group (killed whole on timeout or cancel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from llm_mux.compiler.plan import Shell, StepPlan
+
+from ..process import CommandNotFound, run_process
+from ..rendering import render
+from ..results import StepResult
+from ..runtime import Runtime
+from . import failed
+
+__all__ = ["run_shell", "stderr_tail"]
+
+_TAIL_LINES = 20
+
+
+async def run_shell(
+    step: StepPlan, action: Shell, context: Mapping[str, object], runtime: Runtime
+) -> StepResult:
+    command = render(action.run, context, key="run", shell=True)
+    inputs = {"run": command}
+    try:
+        done = await run_process([action.shell, "-c", command], cwd=runtime.root, env=runtime.env)
+    except CommandNotFound:
+        return failed(step, f"shell '{action.shell}' not found on PATH", inputs=inputs)
+    if done.exit_code != 0:
+        message = f"exit code {done.exit_code}" + stderr_tail(done.stderr)
+        return failed(step, message, exit_code=done.exit_code, output=done.stdout, inputs=inputs)
+    return StepResult(
+        step.name, step.type, "succeeded", output=done.stdout, exit_code=0, inputs=inputs
+    )
+
+
+def stderr_tail(stderr: str) -> str:
+    lines = stderr.rstrip().splitlines()[-_TAIL_LINES:]
+    return (":\n" + "\n".join(lines)) if lines else " (nothing on stderr)"
