@@ -1,0 +1,280 @@
+"""A real model server on 127.0.0.1 speaking the OpenAI and Anthropic protocols.
+
+Input: scripted `Reply`s per model (the request's `model`), and a default reply.
+Output: real HTTP/1.1 responses — `POST /v1/chat/completions` (OpenAI),
+`POST /v1/messages` (Anthropic), `GET /v1/models` — and a record of every
+request (path, headers, JSON body, arrival and finish times) for assertions.
+
+Each connection is served by its own daemon thread with keep-alive, so a
+client at concurrency 64 gets 64 connections answering in parallel; latency is
+a sleep in that thread. Everything is guarded by one lock, so tests may script
+and read while requests are in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Literal, Self
+
+__all__ = ["ModelServer", "Recorded", "Reply"]
+
+Protocol = Literal["openai", "anthropic"]
+_PROTOCOLS: dict[str, Protocol] = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the server does with one request.
+
+    `text=None` echoes the request's (last) user message. `body` replaces the
+    protocol's answer with raw bytes (malformed responses). A status ≥ 400
+    answers with the protocol's error shape carrying `error`.
+    """
+
+    text: str | None = None
+    latency: float = 0.0
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    usage: tuple[int, int] | None = (10, 5)
+    error: str = "scripted failure"
+
+    @classmethod
+    def fail(cls, status: int, error: str = "scripted failure", **headers: str) -> Reply:
+        return cls(status=status, error=error, headers=headers)
+
+    @classmethod
+    def rate_limited(cls, retry_after: str | None = None) -> Reply:
+        headers = {} if retry_after is None else {"Retry-After": retry_after}
+        return cls(status=429, error="rate limited", headers=headers)
+
+    @classmethod
+    def raw(cls, body: bytes | str, status: int = 200) -> Reply:
+        return cls(body=body.encode() if isinstance(body, str) else body, status=status)
+
+
+@dataclass
+class Recorded:
+    """One request as the server saw it; times are `time.monotonic()`."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-cased names
+    body: object  # the parsed JSON, or None when it was not JSON
+    arrived: float
+    finished: float | None = None
+
+    @property
+    def model(self) -> str | None:
+        model = self.body.get("model") if isinstance(self.body, dict) else None
+        return model if isinstance(model, str) else None
+
+    @property
+    def prompt(self) -> str:
+        return _user_text(self.body)
+
+
+class ModelServer:
+    """Start with `with ModelServer() as server:`; `server.url` ends in `/v1`."""
+
+    def __init__(self) -> None:
+        self.default = Reply()
+        self._lock = threading.Lock()
+        self._scripts: dict[str | None, deque[Reply]] = defaultdict(deque)
+        self._requests: list[Recorded] = []
+        self._in_flight: dict[str | None, int] = defaultdict(int)
+        self._peak: dict[str | None, int] = defaultdict(int)
+        self._http = _Server(("127.0.0.1", 0), _Handler)
+        self._http.owner = self
+        # A short poll interval: shutdown() waits for the serving loop to notice.
+        self._thread = threading.Thread(target=self._http.serve_forever, args=(0.02,), daemon=True)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._http.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/v1"
+
+    # -- scripting and inspection ---------------------------------------------------
+
+    def script(self, model: str, *replies: Reply) -> None:
+        """Queue replies for requests naming `model`; when used up, `default` answers."""
+        with self._lock:
+            self._scripts[model].extend(replies)
+
+    def requests(self, model: str | None = None) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self._requests if model is None or r.model == model]
+
+    def max_in_flight(self, model: str | None = None) -> int:
+        """The most requests (for `model`, or in all) that were being served at once."""
+        with self._lock:
+            return self._peak[model]
+
+    # -- serving (handler threads) ------------------------------------------------------
+
+    def _begin(self, record: Recorded) -> Reply:
+        with self._lock:
+            self._requests.append(record)
+            queue = self._scripts.get(record.model)
+            reply = queue.popleft() if queue else self.default
+            for key in {record.model, None}:
+                self._in_flight[key] += 1
+                self._peak[key] = max(self._peak[key], self._in_flight[key])
+            return reply
+
+    def _end(self, record: Recorded) -> None:
+        with self._lock:
+            record.finished = time.monotonic()
+            for key in {record.model, None}:
+                self._in_flight[key] -= 1
+
+    def _models(self) -> list[str]:
+        with self._lock:
+            return sorted(m for m in self._scripts if m is not None)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # idle keep-alive connections never block shutdown
+    request_queue_size = 1024
+    allow_reuse_address = True
+    owner: ModelServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    disable_nagle_algorithm = True  # headers and body leave at once
+    timeout = 30  # an idle connection's thread ends eventually
+    server: _Server
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") == "/v1/models":
+            models = [{"id": m, "object": "model"} for m in ["echo", *self.server.owner._models()]]
+            self._send(200, {"object": "list", "data": models})
+        else:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        record = Recorded("POST", self.path, _headers(self.headers.items()), _json(raw), 0.0)
+        record.arrived = time.monotonic()
+        owner = self.server.owner
+        reply = owner._begin(record)
+        try:
+            time.sleep(reply.latency)
+            status, body, headers = _answer(self.path, record.body, reply)
+        finally:
+            # Finished before the response leaves: a client that has its answer
+            # must never see the request still in flight (or without a finish time).
+            owner._end(record)
+        self._send(status, body, headers)
+
+    def _send(self, status: int, body: object, headers: Mapping[str, str] | None = None) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (timeout, cancel)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet: tests read `requests()` instead
+
+
+def _answer(path: str, body: object, reply: Reply) -> tuple[int, object, Mapping[str, str]]:
+    protocol = _PROTOCOLS.get(path.rstrip("/"))
+    if protocol is None:
+        return 404, {"error": {"message": f"no route {path}"}}, {}
+    if reply.body is not None:
+        return reply.status, reply.body, reply.headers
+    if reply.status >= 400:
+        return reply.status, _error_body(protocol, reply), reply.headers
+    text = _user_text(body) if reply.text is None else reply.text
+    return reply.status, _success_body(protocol, body, text, reply.usage), reply.headers
+
+
+def _success_body(
+    protocol: Protocol, request: object, text: str, usage: tuple[int, int] | None
+) -> dict[str, object]:
+    model = request.get("model") if isinstance(request, dict) else None
+    if protocol == "openai":
+        answer: dict[str, object] = {
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
+        }
+        if usage is not None:
+            answer["usage"] = {
+                "prompt_tokens": usage[0],
+                "completion_tokens": usage[1],
+                "total_tokens": sum(usage),
+            }
+        return answer
+    answer = {
+        "id": "msg_test",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+    }
+    if usage is not None:
+        answer["usage"] = {"input_tokens": usage[0], "output_tokens": usage[1]}
+    return answer
+
+
+def _error_body(protocol: Protocol, reply: Reply) -> dict[str, object]:
+    if protocol == "openai":
+        return {"error": {"message": reply.error, "type": "test_error", "code": reply.status}}
+    return {"type": "error", "error": {"type": "test_error", "message": reply.error}}
+
+
+def _user_text(body: object) -> str:
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list):
+        return ""
+    users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    return users[-1] if users and isinstance(users[-1], str) else ""
+
+
+def _json(raw: bytes) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {name.lower(): value for name, value in items}
