@@ -1,0 +1,128 @@
+"""CLI backends: one prompt, one subprocess (`claude -p`, `codex exec`, `ollama run` …).
+
+Input: a `BackendSpec` of kind `cli`, the project root and the run's environment.
+Output: a `Completion` whose text is the process's stdout without trailing
+newlines (no token usage: CLIs do not report it), or a `BackendError`.
+
+argv is the expanded `command`, then the expanded `args`, then — with
+`prompt_mode = "arg"` — the prompt as the last argument; with `"stdin"` the
+prompt is written to the process's stdin instead. The backend's `env` table is
+added to the inherited environment. The process runs in the project root, in
+its own process group, killed whole when the attempt times out or is cancelled
+(`llm_mux.process`). CLIs have no system-prompt slot, so a system prompt (the
+step's, else the backend's `system`) is prepended to the prompt text, followed
+by a blank line.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Mapping
+from pathlib import Path
+
+from llm_mux.compiler.plan import BackendSpec
+from llm_mux.process import CommandNotFound, ProcessResult, ProcessTimeout, run_process
+
+from .resolve import expand, system_prompt
+from .types import BackendError, Completion, Request
+
+__all__ = ["ARG_PROMPT_LIMIT", "CliTransport"]
+
+# Linux refuses any single argv string of 128 KiB or more (MAX_ARG_STRLEN counts
+# the terminating NUL), so the prompt must stay strictly below it.
+ARG_PROMPT_LIMIT = 128 * 1024
+_STDERR_SHOWN = 2000
+
+
+class CliTransport:
+    """Runs the backend's command once per `complete`."""
+
+    def __init__(self, spec: BackendSpec, *, root: Path, env: Mapping[str, str]) -> None:
+        self.spec = spec
+        self.root = root
+        self.env = env
+
+    async def complete(self, request: Request) -> Completion:
+        # Lone surrogates cannot be encoded; "replace" keeps a bad prompt from crashing.
+        encoded = _prompt_text(self.spec, request, self.env).encode("utf-8", errors="replace")
+        argv = self._argv()
+        stdin: bytes | None = None
+        if self.spec.prompt_mode == "stdin":
+            stdin = encoded
+        else:
+            _check_arg_size(self.spec, len(encoded))
+            argv.append(encoded.decode("utf-8"))
+        result = await self._run(argv, stdin)
+        if result.exit_code != 0:
+            raise _exit_error(self.spec, result)
+        return Completion(text=result.stdout)
+
+    def _argv(self) -> list[str]:
+        spec, env = self.spec, self.env
+        args = [expand(spec, f"args[{i}]", arg, env) for i, arg in enumerate(spec.args)]
+        return [expand(spec, "command", spec.command, env), *args]
+
+    def _environment(self) -> dict[str, str]:
+        extra = {
+            key: expand(self.spec, f"env.{key}", value, self.env) for key, value in self.spec.env
+        }
+        return {**self.env, **extra}
+
+    async def _run(self, argv: list[str], stdin: bytes | None) -> ProcessResult:
+        name = self.spec.name
+        try:
+            return await run_process(
+                argv, cwd=self.root, env=self._environment(), stdin=stdin, timeout=self.spec.timeout
+            )
+        except CommandNotFound as missing:
+            message = f"backend '{name}': {missing} (is it installed and on PATH?)"
+            raise BackendError(message, kind="not_found", retryable=False) from None
+        except ProcessTimeout as timeout:
+            message = f"backend '{name}': {timeout}{_stderr_tail(timeout.stderr)}"
+            raise BackendError(message, kind="timeout", retryable=self.spec.retry_timeout) from None
+        except OSError as error:
+            raise _start_error(self.spec, argv, error) from None
+
+
+def _prompt_text(spec: BackendSpec, request: Request, env: Mapping[str, str]) -> str:
+    system = system_prompt(spec, request, env)
+    return request.prompt if not system else f"{system}\n\n{request.prompt}"
+
+
+def _check_arg_size(spec: BackendSpec, size: int) -> None:
+    if size >= ARG_PROMPT_LIMIT:
+        raise BackendError(_too_large_message(spec, size), kind="too_large", retryable=False)
+
+
+def _too_large_message(spec: BackendSpec, size: int) -> str:
+    return (
+        f"backend '{spec.name}': the prompt is {size:,} bytes, too large for a command-line "
+        f'argument (limit {ARG_PROMPT_LIMIT - 1:,}); set prompt_mode = "stdin" in '
+        f"[backends.{spec.name}] to send it on standard input"
+    )
+
+
+def _start_error(spec: BackendSpec, argv: list[str], error: OSError) -> BackendError:
+    if error.errno == errno.E2BIG:  # argv + environment over the system's total limit
+        return BackendError(
+            _too_large_message(spec, len("".join(argv))), kind="too_large", retryable=False
+        )
+    message = f"backend '{spec.name}': cannot run {argv[0]}: {error.strerror or error}"
+    return BackendError(message, kind="not_found", retryable=False)
+
+
+def _exit_error(spec: BackendSpec, result: ProcessResult) -> BackendError:
+    code = result.exit_code
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    message = f"backend '{spec.name}': {spec.command} {how}{_stderr_tail(result.stderr)}"
+    return BackendError(message, kind="exit", retryable=False)
+
+
+def _stderr_tail(stderr: str) -> str:
+    """The end of stderr, where the reason for a failure usually is."""
+    text = stderr.strip()
+    if not text:
+        return ""
+    if len(text) > _STDERR_SHOWN:
+        text = "…" + text[-_STDERR_SHOWN:]
+    return f"\n{text}"
