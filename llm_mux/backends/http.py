@@ -1,7 +1,7 @@
 """HTTP backends: the OpenAI chat-completions and Anthropic messages protocols.
 
 Input: a `BackendSpec` of kind `openai` or `anthropic`, the run's environment
-and the run's one shared `httpx.AsyncClient` (see `make_client`).
+and the run's one shared `httpx.AsyncClient` (`client.make_client`).
 Output: a `Completion` (answer text, token usage, model) or a `BackendError`
 classified by HTTP status: 429 → `rate_limit` (with `Retry-After`), 5xx/408 →
 `server`, 401/403 → `auth`, other 4xx → `client`; connect/read errors →
@@ -16,15 +16,11 @@ an error body does not get it into llm-mux's output.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
-import importlib
 import json
 import math
-import os
-import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from urllib.parse import urlsplit
@@ -41,7 +37,6 @@ __all__ = [
     "ANTHROPIC_VERSION",
     "AnthropicTransport",
     "OpenAITransport",
-    "make_client",
     "parse_retry_after",
 ]
 
@@ -50,125 +45,8 @@ ANTHROPIC_VERSION = "2023-06-01"
 ANTHROPIC_MAX_TOKENS = 4096
 _SHOWN = 200  # characters of a response body quoted in an error
 _MIN_SECRET = 4  # shorter "secrets" would redact ordinary words
-_SHARDS = 16
 
 JsonObject = dict[str, object]
-
-
-def make_client() -> httpx.AsyncClient:
-    """The run's one client: pooled keep-alive connections for many concurrent calls.
-
-    No client-level timeout: each attempt has its own deadline (the backend's
-    `timeout`), enforced around the whole request, connection wait included.
-    With a proxy configured in the environment, httpx's own transport is kept
-    (a custom transport would bypass httpx's proxy handling).
-    """
-    _import_request_machinery()
-    if _proxy_configured():
-        limits = httpx.Limits(max_connections=1024, max_keepalive_connections=64)
-        return httpx.AsyncClient(limits=limits, timeout=None, follow_redirects=False)
-    transport = _ShardedTransport(
-        _SHARDS, httpx.Limits(max_connections=64, max_keepalive_connections=8)
-    )
-    return httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False)
-
-
-class _ShardedTransport(httpx.AsyncBaseTransport):
-    """Several small connection pools, each request sent through the least busy one.
-
-    httpcore's pool re-scans every connection (with a readability check each)
-    on every request and response, which makes 64 concurrent calls to one host
-    cost quadratic time: 2,000 calls at concurrency 64 to a local server took
-    ~12 s through one pool and ~3 s through 16 small ones. Choosing the least
-    busy pool keeps sequential calls on one warm connection.
-
-    `http://` and `https://` requests use separate pools: CA certificates are
-    loaded (~30 ms) only when the first https request is made, once, and shared.
-    """
-
-    def __init__(self, shards: int, limits: httpx.Limits) -> None:
-        self._limits = limits
-        self._verified: ssl.SSLContext | None = None
-        # Plain-http pools never handshake; their context only satisfies httpx.
-        self._plain = httpx.create_ssl_context(verify=False)
-        self._pools: dict[tuple[bool, int], httpx.AsyncHTTPTransport] = {}
-        self._busy = {False: [0] * shards, True: [0] * shards}
-        self._pool(False, 0)  # httpcore's one-time set-up (~0.1 s) now, not in a call
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        busy = self._busy[request.url.scheme != "http"]
-        index = min(range(len(busy)), key=busy.__getitem__)
-        busy[index] += 1
-
-        def release() -> None:
-            busy[index] -= 1
-
-        try:
-            pool = self._pool(request.url.scheme != "http", index)
-            response = await pool.handle_async_request(request)
-        except BaseException:
-            release()
-            raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        stream = _ReleasingStream(response.stream, release)
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=stream,
-            extensions=response.extensions,
-        )
-
-    def _pool(self, secure: bool, index: int) -> httpx.AsyncHTTPTransport:
-        pool = self._pools.get((secure, index))
-        if pool is None:
-            context = self._verified_context() if secure else self._plain
-            pool = httpx.AsyncHTTPTransport(verify=context, limits=self._limits)
-            self._pools[secure, index] = pool
-        return pool
-
-    def _verified_context(self) -> ssl.SSLContext:
-        if self._verified is None:
-            self._verified = httpx.create_ssl_context()
-        return self._verified
-
-    async def aclose(self) -> None:
-        for pool in self._pools.values():
-            await pool.aclose()
-
-
-class _ReleasingStream(httpx.AsyncByteStream):
-    """A response body that marks its pool less busy once closed."""
-
-    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
-        self._stream = stream
-        self._release: Callable[[], None] | None = release
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            release, self._release = self._release, None
-            if release is not None:
-                release()
-
-
-def _import_request_machinery() -> None:
-    """Import now what httpx would import during the first request (~30 ms).
-
-    `BackendPool.prepare` makes the client before the run's first step, so no
-    step's duration includes this one-time cost.
-    """
-    with contextlib.suppress(ImportError):
-        importlib.import_module("anyio._backends._asyncio")
-
-
-def _proxy_configured() -> bool:
-    names = {"http_proxy", "https_proxy", "all_proxy"}
-    return any(key.lower() in names and value for key, value in os.environ.items())
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -287,10 +287,10 @@ class BackendPool:
     def _build(self, spec: BackendSpec) -> Transport:
         if spec.kind == "cli":
             return CliTransport(spec, root=self._root, env=self._env)
-        from . import http  # httpx is imported only when an HTTP backend is used
+        from . import client, http  # httpx is imported only when an HTTP backend is used
 
         if self._client is None:
-            self._client = http.make_client()
+            self._client = client.make_client()
         if spec.kind == "openai":
             return http.OpenAITransport(spec, client=self._client, env=self._env)
         return http.AnthropicTransport(spec, client=self._client, env=self._env)

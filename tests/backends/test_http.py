@@ -13,12 +13,8 @@ from support.backends import http_spec, run
 from support.openai_server import ModelServer, Reply
 
 from llm_mux.backends import BackendError, Completion, Request, Usage
-from llm_mux.backends.http import (
-    AnthropicTransport,
-    OpenAITransport,
-    make_client,
-    parse_retry_after,
-)
+from llm_mux.backends.client import make_client
+from llm_mux.backends.http import AnthropicTransport, OpenAITransport, parse_retry_after
 from llm_mux.compiler.plan import BackendSpec
 
 Env = dict[str, str]

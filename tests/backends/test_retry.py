@@ -9,7 +9,8 @@ from support.backends import RecordingSleep, http_spec, run
 from support.openai_server import ModelServer, Reply
 
 from llm_mux.backends import BackendError, Completion, Request, call_with_retries
-from llm_mux.backends.http import OpenAITransport, make_client
+from llm_mux.backends.client import make_client
+from llm_mux.backends.http import OpenAITransport
 from llm_mux.backends.retry import MAX_DELAY, backoff_delay
 from llm_mux.compiler.plan import BackendSpec
 
