@@ -70,6 +70,7 @@ class Recorded:
     body: object  # the parsed JSON, or None when it was not JSON
     arrived: float
     finished: float | None = None
+    port: int = 0  # the client's port: one per connection, so keep-alive shows
 
     @property
     def model(self) -> str | None:
@@ -182,8 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        record = Recorded("POST", self.path, _headers(self.headers.items()), _json(raw), 0.0)
-        record.arrived = time.monotonic()
+        headers = _headers(self.headers.items())
+        record = Recorded("POST", self.path, headers, _json(raw), time.monotonic())
+        record.port = self.client_address[1]
         owner = self.server.owner
         reply = owner._begin(record)
         try:
