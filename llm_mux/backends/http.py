@@ -129,8 +129,8 @@ class _HttpTransport:
             raise BackendError(message, kind="client", retryable=False)
         headers = {"content-type": "application/json"}
         secrets: list[str] = []
-        if spec.api_key is not None:
-            key = expand(spec, "api_key", spec.api_key, env)
+        key = "" if spec.api_key is None else expand(spec, "api_key", spec.api_key, env)
+        if key:  # an empty key (a local server needs none) sends no auth header at all
             headers.update(self._auth_headers(key))
             secrets.append(key)
         for name, value in spec.headers:

@@ -82,6 +82,11 @@ def test_openai_minimal_request_has_no_auth_and_no_extras(openai_server: ModelSe
     assert seen.body == {"model": "local", "messages": [{"role": "user", "content": "echo me"}]}
 
 
+def test_an_empty_key_sends_no_auth_header(openai_server: ModelServer) -> None:
+    ask(http_spec(openai_server, "local", api_key="${KEY}"), Request("q"), {"KEY": ""})
+    assert "authorization" not in openai_server.requests()[0].headers
+
+
 def test_backend_system_is_used_when_the_step_has_none(openai_server: ModelServer) -> None:
     ask(http_spec(openai_server, "m", system="house style"), Request("q"))
     (seen,) = openai_server.requests()
