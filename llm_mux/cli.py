@@ -173,6 +173,34 @@ def run(
     return run_command(options, workflow, assignments, answers=answers, dry_run=dry_run)
 
 
+@cli.command()
+@click.option("--offline", is_flag=True, help="Do not contact HTTP backends.")
+@with_globals
+def doctor(options: GlobalOptions, offline: bool) -> int:
+    """Check config, backends, roles, team, ecosystem and workflows."""
+    from .commands import doctor_command
+
+    return doctor_command(options, offline=offline)
+
+
+def _listing(kind: str, summary: str) -> None:
+    @with_globals
+    def command(options: GlobalOptions) -> int:
+        from .commands import listing_command
+
+        return listing_command(options, kind)
+
+    command.__doc__ = summary
+    cli.command(name=kind)(command)
+
+
+_listing("backends", "List configured backends and whether each is available.")
+_listing("roles", "List roles and their backends (team overrides shown).")
+_listing("teams", "List teams and which one is detected here.")
+_listing("ecosystems", "List ecosystems and the current project.")
+_listing("workflows", "List workflows by name: project, user and built-in.")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from llm_mux.compiler.diagnostics import Sink
+from llm_mux.compiler.passes.config import MergedConfig
 from llm_mux.compiler.plan import Plan
 from llm_mux.compiler.schema import Config
 
@@ -105,3 +106,37 @@ def compile_plan(options: GlobalOptions, target: str) -> Compiled:
 
 class CompileFailed(MuxError):
     """The workflow has errors; they were already printed."""
+
+
+def load_config_or_fail(options: GlobalOptions) -> tuple[Places, MergedConfig]:
+    """The merged config for the listings and doctor; its diagnostics go to stderr."""
+    from llm_mux.compiler.pipeline import finish
+
+    places = places_for(options)
+    sink = Sink()
+    config, sources = load_merged(
+        config_paths(places, options.configs), places, sink, environment()
+    )
+    for diagnostic in finish(sink, sources):
+        click.echo(diagnostic.render(), err=True)
+    if config is None:
+        raise CompileFailed("the configuration has errors; fix the errors above")
+    return places, config
+
+
+def listing_command(options: GlobalOptions, kind: str) -> int:
+    from .listings import LISTINGS, render_listing
+
+    places, merged = load_config_or_fail(options)
+    rows = LISTINGS[kind](places, merged)
+    emit(render_listing(kind, rows, as_json=options.output == "json"), options)
+    return 0
+
+
+def doctor_command(options: GlobalOptions, *, offline: bool) -> int:
+    from .doctor import diagnose, render_checks
+
+    places, merged = load_config_or_fail(options)
+    checks = diagnose(places, merged, offline=offline)
+    emit(render_checks(checks, as_json=options.output == "json"), options)
+    return EXIT_FAILED if any(c.status == "broken" for c in checks) else 0

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import click
 
-from llm_mux.compiler.plan import ArgSpec, Plan
+from llm_mux.compiler.plan import ArgSpec, Plan, Query
 from llm_mux.compiler.render import to_text
 
 from .arguments import bind_args, describe_args, parse_assignments
@@ -85,10 +85,20 @@ async def _execute(
     from .backends import BackendPool
 
     async with BackendPool(plan.backends, root=places.project_root, env=env) as pool:
+        pool.prepare(routed_backends(plan))  # client set-up before, not inside, a step
         runtime = Runtime(
             plan, places.project_root, env, pool, observer, inputs, interactive=sys.stdin.isatty()
         )
         return await Interpreter(plan, runtime, base).run()
+
+
+def routed_backends(plan: Plan) -> list[str]:
+    """Every backend a query step of the plan may call, in plan order."""
+    names: list[str] = []
+    for step in plan.steps:
+        if isinstance(step.action, Query) and step.action.route is not None:
+            names.extend(step.action.route.backends)
+    return names
 
 
 # -- args ----------------------------------------------------------------------------

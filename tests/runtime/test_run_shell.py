@@ -362,13 +362,38 @@ def test_json_document_shape(cli, tmp_path: Path) -> None:
     workflow(tmp_path, '[[steps]]\nname = "a"\ntype = "shell"\nrun = "echo hi"\n')
     code, document = run_json(cli, tmp_path, "x=1")
     assert code == 0
-    assert set(document) >= {"run_id", "workflow", "status", "success", "duration_ms", "args",
-                             "output", "usage", "cost", "steps"}  # fmt: skip
+    assert set(document) >= {
+        "run_id",
+        "workflow",
+        "status",
+        "success",
+        "duration_ms",
+        "args",
+        "output",
+        "usage",
+        "cost",
+        "steps",
+    }
     assert document["workflow"] == "wf" and document["args"] == {"x": "1"}
     step = steps(document)["a"]
-    assert set(step) >= {"type", "status", "output", "outputs", "failed", "skipped", "error",
-                         "duration_ms", "backend", "backends", "errors", "json", "exit_code",
-                         "items", "usage", "cost"}  # fmt: skip
+    assert set(step) >= {
+        "type",
+        "status",
+        "output",
+        "outputs",
+        "failed",
+        "skipped",
+        "error",
+        "duration_ms",
+        "backend",
+        "backends",
+        "errors",
+        "json",
+        "exit_code",
+        "items",
+        "usage",
+        "cost",
+    }
     assert step["type"] == "shell" and step["exit_code"] == 0
 
 

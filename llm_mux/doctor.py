@@ -1,0 +1,145 @@
+"""`llm-mux doctor`: is everything this project needs really there?
+
+Input: the merged config, the places, the environment, and whether the network
+may be used. Output: one line per check (✓ fine, ✗ broken, · information) or a
+JSON document, and exit 1 when anything is broken. Checks: every backend (CLI
+found on PATH; HTTP key set and, unless `--offline`, `GET /models` answering),
+every role resolves to an available backend, the team and ecosystem detected,
+every project and user workflow validates. Key values are never shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from llm_mux.compiler.envvars import UnsetVariable, expand_env
+from llm_mux.compiler.passes.config import MergedConfig
+from llm_mux.compiler.passes.lower import backend_spec
+from llm_mux.compiler.plan import BackendSpec
+
+from .config import environment
+from .ecosystems import detect_ecosystem
+from .paths import Places
+from .teams import detect_team
+
+__all__ = ["Check", "diagnose", "render_checks"]
+
+_PROBE_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    kind: str
+    name: str
+    status: str  # "ok", "broken" or "info"
+    detail: str
+
+
+def diagnose(places: Places, merged: MergedConfig, *, offline: bool) -> list[Check]:
+    from .backends.pool import BackendPool
+
+    env = environment()
+    specs = {name: backend_spec(name, b) for name, b in merged.config.backends.items()}
+    pool = BackendPool(specs, root=places.project_root, env=env)
+    checks = [_backend(spec, pool.availability(name), env, offline) for name, spec in specs.items()]
+    available = {c.name for c in checks if c.status == "ok"}
+    checks += [_role(name, role.backends, available) for name, role in merged.config.roles.items()]
+    checks += _context(places, merged)
+    checks += _workflows(places)
+    return checks
+
+
+def _backend(spec: BackendSpec, reason: str | None, env: Mapping[str, str], offline: bool) -> Check:
+    if reason is not None:
+        status = "info" if not spec.enabled else "broken"
+        return Check("backend", spec.name, status, reason)
+    if spec.kind == "cli":
+        return Check("backend", spec.name, "ok", f"{expand_env(spec.command, env)} found on PATH")
+    if offline:
+        key = "key set; " if spec.api_key else ""
+        return Check("backend", spec.name, "ok", f"{key}not contacted (--offline)")
+    problem = _probe(spec, env)
+    if problem is not None:
+        return Check("backend", spec.name, "broken", problem)
+    return Check("backend", spec.name, "ok", f"{_base_url(spec, env)} answers")
+
+
+def _base_url(spec: BackendSpec, env: Mapping[str, str]) -> str:
+    url = expand_env(spec.command, env).rstrip("/")
+    return (url or "https://api.anthropic.com") + ("/v1" if spec.kind == "anthropic" else "")
+
+
+def _probe(spec: BackendSpec, env: Mapping[str, str]) -> str | None:
+    """A short GET /models; None when it answers 2xx."""
+    import httpx
+
+    headers = {}
+    try:
+        key = expand_env(spec.api_key, env) if spec.api_key else None
+    except UnsetVariable:
+        key = None
+    if key:
+        headers = (
+            {"x-api-key": key} if spec.kind == "anthropic" else {"Authorization": f"Bearer {key}"}
+        )
+    url = _base_url(spec, env) + "/models"
+    try:
+        response = httpx.get(url, headers=headers, timeout=_PROBE_TIMEOUT)
+    except httpx.HTTPError as error:
+        return f"{url} is not reachable ({type(error).__name__})"
+    if response.status_code in (401, 403):
+        return f"{url} refused the key (HTTP {response.status_code})"
+    if response.status_code >= 400:
+        return f"{url} answered HTTP {response.status_code}"
+    return None
+
+
+def _role(name: str, backends: list[str], available: set[str]) -> Check:
+    usable = [b for b in backends if b in available]
+    if not usable:
+        return Check("role", name, "broken", f"none of {', '.join(backends)} is available")
+    missing = [b for b in backends if b not in available]
+    detail = ", ".join(usable) + (f" (unavailable: {', '.join(missing)})" if missing else "")
+    return Check("role", name, "ok", detail)
+
+
+def _context(places: Places, merged: MergedConfig) -> list[Check]:
+    team = detect_team(merged.config, places.project_root)
+    ecosystem, why = detect_ecosystem(merged.config, places.cwd, environment())
+    eco_detail = why
+    if ecosystem is not None:
+        current = ecosystem.current_project.name if ecosystem.current_project else "none"
+        eco_detail = f"{ecosystem.name} (current project: {current})"
+    return [
+        Check("team", team or "-", "info", "detected" if team else "no team matches this project"),
+        Check("ecosystem", ecosystem.name if ecosystem else "-", "info", eco_detail),
+    ]
+
+
+def _workflows(places: Places) -> list[Check]:
+    from .validate import Targets, collect_targets, validate
+
+    checks = []
+    for path in collect_targets((), places).workflows:
+        report = validate(Targets(workflows=[path]), places, extra_configs=(), env=environment())
+        if report.errors:
+            detail = f"{report.errors} error(s): run llm-mux validate {path}"
+            checks.append(Check("workflow", path.stem, "broken", detail))
+        else:
+            checks.append(Check("workflow", path.stem, "ok", "validates"))
+    return checks
+
+
+_MARKS = {"ok": "✓", "broken": "✗", "info": "·"}
+
+
+def render_checks(checks: list[Check], *, as_json: bool) -> str:
+    broken = [c for c in checks if c.status == "broken"]
+    if as_json:
+        document = {"ok": not broken, "checks": [asdict(c) for c in checks]}
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    lines = [f"{_MARKS[c.status]} {c.kind} {c.name}: {c.detail}" for c in checks]
+    lines.append(f"{len(broken)} problem(s) found" if broken else "everything looks fine")
+    return "\n".join(lines) + "\n"
