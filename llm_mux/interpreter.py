@@ -83,6 +83,9 @@ class Interpreter:
         except asyncio.CancelledError:
             status = "cancelled"
             error = "the run was interrupted"
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # handled here: the run ends as `cancelled`, not as an error
         if error is not None and status != "cancelled":
             status = "failed"
         return self._outcome(status, error, started)
