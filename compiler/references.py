@@ -98,6 +98,7 @@ class TemplateInfo(msgspec.Struct, frozen=True):
     filters: tuple[NameUse, ...] = ()
     tests: tuple[NameUse, ...] = ()
     quoted_interpolations: tuple[int, ...] = ()
+    raw_refs: tuple[Ref, ...] = ()  # references inside `{{ … | raw }}` (not shell-quoted)
 
 
 def line_and_column(source: str, offset: int) -> tuple[int, int]:

@@ -56,11 +56,13 @@ def analyze(env: Environment, source: str, tree: nodes.Template) -> TemplateInfo
     positions = _Positions(text, source, significant)
     collector = _Collector(positions)
     collector.visit(tree, set(JINJA_GLOBALS), frozenset())
+    raw = [(positions.original(a), positions.original(b)) for a, b in _raw_spans(tokens)]
     return TemplateInfo(
         refs=tuple(collector.refs),
         filters=positions.uses(_is_filter_name),
         tests=positions.uses(_is_test_name),
         quoted_interpolations=tuple(positions.original(o) for o in _quoted(tokens)),
+        raw_refs=tuple(r for r in collector.refs if any(a <= r.offset < b for a, b in raw)),
     )
 
 
@@ -88,17 +90,22 @@ def _quoted(tokens: list[_Token]) -> tuple[int, ...]:
 
 def _raw_interpolations(tokens: list[_Token]) -> frozenset[int]:
     """Offsets of `{{ … | raw }}`: the author opted out of quoting, so quotes are theirs."""
-    found: set[int] = set()
+    return frozenset(start for start, _ in _raw_spans(tokens))
+
+
+def _raw_spans(tokens: list[_Token]) -> list[tuple[int, int]]:
+    """(start, end) of every `{{ … | raw }}`, in normalised offsets."""
+    found: list[tuple[int, int]] = []
     start = 0
     last: list[str] = []
     for token in tokens:
         if token.kind == "variable_begin":
             start, last = token.offset, []
         elif token.kind == "variable_end" and last[-2:] == ["|", "raw"]:
-            found.add(start)
+            found.append((start, token.offset + len(token.value)))
         elif token.kind != "whitespace":
             last.append(token.value)
-    return frozenset(found)
+    return found
 
 
 def _is_filter_name(before: list[_Token], token: _Token) -> bool:

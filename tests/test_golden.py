@@ -38,7 +38,6 @@ UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 # E002 needs bytes that are not UTF-8: made on the fly below, not kept in examples/.
 MADE_ON_THE_FLY = {"E002"}
 # Declared in CODES, but no pass reports it yet.
-NOT_REPORTED = {"W604"}
 # Planned with a team, to show team overrides and `team` in conditions.
 TEAMS = {"conditionals": "rust"}
 
@@ -128,7 +127,7 @@ def test_bytes_that_are_not_utf8(cli, tmp_path: Path) -> None:  # type: ignore[n
 
 def test_every_code_has_an_example() -> None:
     shown = {code for path in INVALID for code, _, _ in expectations(path)}
-    assert shown == set(CODES) - MADE_ON_THE_FLY - NOT_REPORTED
+    assert shown == set(CODES) - MADE_ON_THE_FLY
 
 
 def test_every_golden_file_belongs_to_an_example() -> None:

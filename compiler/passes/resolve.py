@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 
 from ..checked import CheckedStep, CheckedWorkflow, Dependency
 from ..diagnostics import Location, Sink, did_you_mean
@@ -45,9 +46,11 @@ def resolve(workflow: Workflow, source: SourceFile, sink: Sink) -> CheckedWorkfl
     errors_before = sink.error_count
     names = _check_names(workflow.steps, source, sink)
     declared = set(workflow.args) if workflow.args else None
+    models = frozenset(s.name for s in workflow.steps if isinstance(s, QueryStep))
+    base = Scope("the workflow", names, declared, model_steps=models)
     arg_uses: list[ArgUse] = []
     steps = tuple(
-        _resolve_step(index, step, workflow, names, declared, source, sink, arg_uses)
+        _resolve_step(index, step, workflow, base, source, sink, arg_uses)
         for index, step in enumerate(workflow.steps)
     )
     args = _resolve_args(workflow, source, sink, arg_uses)
@@ -102,23 +105,22 @@ def _resolve_step(
     index: int,
     step: Step,
     workflow: Workflow,
-    names: Mapping[str, int],
-    declared: set[str] | None,
+    base: Scope,
     source: SourceFile,
     sink: Sink,
     arg_uses: list[ArgUse],
 ) -> CheckedStep:
     path: KeyPath = ("steps", index)
-    owner = f"step '{step.name}'"
-    in_loop = step.for_each is not None
-    scope = Scope(owner, names, declared, in_loop=in_loop)
+    names = base.step_names
+    outer = replace(base, owner=f"step '{step.name}'")  # for_each itself: no item yet
+    scope = replace(outer, in_loop=step.for_each is not None)
     _check_conflicts(step, path, source, sink)
     dependencies = _explicit_dependencies(step, path, names, source, sink)
     uses = Resolution()
     condition = _expression(
         step, "if" if step.if_ is not None else "when", path, scope, source, sink, uses
     )
-    for_each = _for_each(step, path, Scope(owner, names, declared), source, sink, uses)
+    for_each = _for_each(step, path, outer, source, sink, uses)
     templates = _templates(step, path, scope, source, sink, uses)
     if isinstance(step, ApplyStep):
         uses.steps.extend(_apply_source(step, path, names, source, sink))
@@ -196,7 +198,7 @@ def _check_counts(step: Step, path: KeyPath, source: SourceFile, sink: Sink) -> 
 
 
 def _explicit_dependencies(
-    step: Step, path: KeyPath, names: Mapping[str, int], source: SourceFile, sink: Sink
+    step: Step, path: KeyPath, names: Collection[str], source: SourceFile, sink: Sink
 ) -> tuple[Dependency, ...]:
     found: list[Dependency] = []
     for position, target in enumerate(step.depends_on):
@@ -215,7 +217,7 @@ def _explicit_dependencies(
 
 
 def _apply_source(
-    step: ApplyStep, path: KeyPath, names: Mapping[str, int], source: SourceFile, sink: Sink
+    step: ApplyStep, path: KeyPath, names: Collection[str], source: SourceFile, sink: Sink
 ) -> list[tuple[str, Location]]:
     target = step.source.strip().removeprefix("steps.")
     at = source.value(path + ("source",))
@@ -313,13 +315,14 @@ def _templates(
         if not isinstance(text, str):
             continue
         extra = _RETRY_NAMES if key == "verify_retry_prompt" else frozenset()
-        key_scope = Scope(scope.owner, scope.step_names, scope.declared_args, scope.in_loop, extra)
+        key_scope = replace(scope, extra=extra)
         info = _template(text, path + (key,), key_scope, source, sink, uses)
         if info is None:
             continue
         found.append((key, info))
         if key in _SHELL_TEMPLATES and isinstance(step, ShellStep | ApplyStep):
             _check_quoting(step.name, info, path + (key,), source, sink)
+            _check_raw_model_output(step.name, info, path + (key,), scope, source, sink)
     return tuple(found)
 
 
@@ -388,6 +391,22 @@ def _line_offset(text: str, line: int) -> int:
             break
         offset = newline + 1
     return offset
+
+
+def _check_raw_model_output(
+    name: str, info: TemplateInfo, path: KeyPath, scope: Scope, source: SourceFile, sink: Sink
+) -> None:
+    """Model output is untrusted data: `| raw` hands it to the shell as code."""
+    for ref in info.raw_refs:
+        if ref.root == "steps" and ref.path and ref.path[0] in scope.model_steps:
+            sink.warning(
+                "W604",
+                f"step '{name}' runs the output of query step '{ref.path[0]}' as shell code "
+                "(| raw)",
+                source.in_string(path, ref.offset),
+                hint="drop | raw so the text is passed as one quoted argument, "
+                "or check it in a step of its own first",
+            )
 
 
 def _check_quoting(

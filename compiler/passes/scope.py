@@ -69,6 +69,7 @@ class Scope:
     in_loop: bool = False
     extra: frozenset[str] = frozenset()  # e.g. original/error/edits in a retry prompt
     only: frozenset[str] | None = None  # arg defaults may use args and env only
+    model_steps: frozenset[str] = frozenset()  # query steps: their output is model text
 
 
 @dataclass(slots=True)
