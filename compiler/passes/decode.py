@@ -12,6 +12,7 @@ asks msgspec to convert a tree it knows is valid.
 from __future__ import annotations
 
 import datetime
+import functools
 import types
 from collections.abc import Callable, Mapping
 from typing import Literal, TypeVar, Union, get_args, get_origin
@@ -82,7 +83,7 @@ class _Walker:
 
     # -- tables ----------------------------------------------------------------
     def table(self, raw: Mapping[str, object], cls: type[msgspec.Struct], path: KeyPath) -> None:
-        fields = {f.encode_name: f for f in msgspec.structs.fields(cls)}
+        fields = _fields(cls)
         tag_field = cls.__struct_config__.tag_field
         for key, value in raw.items():
             if key == tag_field:
@@ -263,8 +264,14 @@ def _guess_step_type(raw: Mapping[str, object]) -> tuple[str, str] | None:
     return None
 
 
+@functools.cache
+def _fields(cls: type[msgspec.Struct]) -> dict[str, msgspec.structs.FieldInfo]:
+    """A struct's fields by TOML name; cached, as msgspec re-reads annotations each call."""
+    return {f.encode_name: f for f in msgspec.structs.fields(cls)}
+
+
 def _field_names(cls: type[msgspec.Struct]) -> set[str]:
-    return {f.encode_name for f in msgspec.structs.fields(cls)}
+    return set(_fields(cls))
 
 
 def _kind_matches(value: object, tp: object) -> bool:

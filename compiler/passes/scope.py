@@ -41,6 +41,7 @@ RESULT_FIELDS = frozenset(
         "usage",
         "cost",
         "attempts",
+        "succeeded",
         "files_changed",
         "files_created",
         "files_deleted",
