@@ -143,19 +143,6 @@ class StepResult:
     def __str__(self) -> str:
         return self.output
 
-    def __getitem__(self, key: str) -> object:
-        """Fields a step type adds in `details` (apply: `files_changed`, `verify_output`…).
-
-        Templates reach them as `steps.NAME.files_changed`: Jinja tries the
-        attribute, then this. An item, not `__getattr__`, so typos in code still fail.
-        """
-        if not isinstance(key, str):  # a step result is not a list
-            raise TypeError(f"step '{self.name}' is a step result, not a list")
-        try:
-            return self.details[key]
-        except KeyError:
-            raise KeyError(f"step '{self.name}' has no field '{key}'") from None
-
     def to_json(self) -> dict[str, object]:
         outputs: object = (
             self.outputs.to_json() if isinstance(self.outputs, Outputs) else list(self.outputs)

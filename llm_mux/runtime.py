@@ -62,3 +62,4 @@ class Runtime:
     observer: Observer = field(default_factory=NullObserver)
     inputs: Mapping[str, str] = field(default_factory=dict)
     interactive: bool = False
+    preview_edits: bool = False  # apply steps show their edits as a diff, write nothing
