@@ -28,6 +28,7 @@ from .context import RunInfo, base_context
 from .ecosystems import detect_ecosystem
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
 from .interpreter import Interpreter, RunOutcome
+from .memory import with_memory
 from .options import GlobalOptions
 from .paths import Places
 from .progress import make_progress, summary_line
@@ -55,6 +56,7 @@ def run_command(
         emit(dry_run_text(plan, args), options)
         return 0
     ecosystem, why_not = detect_ecosystem(config, places.cwd, env)
+    ecosystem = with_memory(ecosystem, places.user_dir)  # ecosystem.memory, read on demand
     run = _new_run(places)
     base = base_context(
         plan,

@@ -36,13 +36,14 @@ async def execute_action(
             from .input import run_input
 
             return await run_input(step, action, context, runtime)
+        case Store():
+            from .store import run_store
+
+            return await run_store(step, action, context, runtime)
         case Apply():
             from .apply import run_apply
 
             return await run_apply(step, action, context, runtime)
-        case Store():
-            # Transitional: store steps land with their own module.
-            return failed(step, f"{step.type} steps cannot run in this build yet")
         case _:
             assert_never(action)
 
