@@ -201,6 +201,41 @@ _listing("ecosystems", "List ecosystems and the current project.")
 _listing("workflows", "List workflows by name: project, user and built-in.")
 
 
+@cli.group(cls=_Group)
+def memory() -> None:
+    """What workflows stored about an ecosystem (store steps)."""
+
+
+def _memory_query(kind: str, summary: str) -> None:
+    @click.option("--ecosystem", help="Ecosystem to read [default: the detected one].")
+    @click.option("--project", help="Only this project (relationships: from or to it).")
+    @click.option("--search", metavar="TEXT", help="Only rows containing TEXT (any case).")
+    @with_globals
+    def command(
+        options: GlobalOptions,
+        ecosystem: str | None,
+        project: str | None,
+        search: str | None,
+        history: bool = False,
+    ) -> int:
+        from .memory.commands import memory_command
+
+        return memory_command(
+            options, kind, ecosystem=ecosystem, project=project, search=search, history=history
+        )
+
+    command.__doc__ = summary
+    if kind == "entities":
+        flag = click.option("--history", is_flag=True, help="Every value each property had.")
+        command = flag(command)
+    memory.command(name=kind)(command)
+
+
+_memory_query("facts", "List stored facts.")
+_memory_query("relationships", "List stored relationships between projects.")
+_memory_query("entities", "List stored entities and their current properties.")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
