@@ -202,6 +202,31 @@ _listing("workflows", "List workflows by name: project, user and built-in.")
 
 
 @cli.group(cls=_Group)
+def runs() -> None:
+    """Past runs, from the run ledger."""
+
+
+@runs.command(name="list")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@with_globals
+def runs_list(options: GlobalOptions, limit: int) -> int:
+    """List recorded runs, newest first."""
+    from .ledger.commands import runs_list_command
+
+    return runs_list_command(options, limit=limit)
+
+
+@runs.command(name="show")
+@click.argument("run_id")
+@with_globals
+def runs_show(options: GlobalOptions, run_id: str) -> int:
+    """Show one run: its steps, backends, tokens, cost and errors."""
+    from .ledger.commands import runs_show_command
+
+    return runs_show_command(options, run_id)
+
+
+@cli.group(cls=_Group)
 def memory() -> None:
     """What workflows stored about an ecosystem (store steps)."""
 

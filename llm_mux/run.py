@@ -28,6 +28,7 @@ from .context import RunInfo, base_context
 from .ecosystems import detect_ecosystem
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
 from .interpreter import Interpreter, RunOutcome
+from .ledger import finish_run, recording
 from .memory import with_memory
 from .options import GlobalOptions
 from .paths import Places
@@ -68,7 +69,19 @@ def run_command(
         no_ecosystem_reason=why_not,
     )
     observer = _observer(options)
-    outcome = asyncio.run(_execute(plan, base, places, env, observer, inputs))
+    # The run ledger: the recorder forwards to `observer` and records each step.
+    with recording(
+        places.state_dir,
+        run,
+        plan,
+        args=args,
+        env=env,
+        root=places.project_root,
+        ecosystem=ecosystem.name if ecosystem else None,
+        inner=observer,
+    ) as recorder:
+        outcome = asyncio.run(_execute(plan, base, places, env, recorder, inputs))
+        finish_run(recorder, outcome)
     _close(observer)
     _report(outcome, plan, run, args, options)
     if outcome.status == "cancelled":

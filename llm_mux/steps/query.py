@@ -118,12 +118,16 @@ def _cost(outcomes: Sequence[BackendOutcome], specs: Mapping[str, BackendSpec]) 
 
 
 def _call(outcome: BackendOutcome) -> dict[str, object]:
+    """One backend's part in the step, as `--output json` and the run ledger record it."""
+    usage = _usage([outcome])
     return {
         "backend": outcome.backend,
+        "model": outcome.completion.model if outcome.completion else None,
         "ok": outcome.completion is not None,
         "error": outcome.error,
         "attempts": len(outcome.attempts),
         "duration_ms": outcome.duration_ms,
+        "usage": usage.to_json() if usage else None,
     }
 
 

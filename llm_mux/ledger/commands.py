@@ -1,0 +1,154 @@
+"""`llm-mux runs list` and `llm-mux runs show RUN_ID`: what happened, from the ledger.
+
+Input: the global options, a limit or a run id. Output: a table for people, or
+with `--output json` the rows themselves (`list`: a JSON list of runs; `show`:
+one run with its `steps` and their `calls`). Exit 0, or 2 for an unknown run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from ..commands import emit, places_for
+from ..options import GlobalOptions
+from ..tables import cell, local_time, render_table
+from .reads import Row, list_runs, load_run
+from .schema import ledger_path, run_directory
+
+__all__ = ["render_run", "render_runs", "runs_list_command", "runs_show_command"]
+
+
+def runs_list_command(options: GlobalOptions, *, limit: int) -> int:
+    runs = list_runs(ledger_path(places_for(options).state_dir), limit=limit)
+    emit(_json(runs) if options.output == "json" else render_runs(runs), options)
+    return 0
+
+
+def runs_show_command(options: GlobalOptions, run_id: str) -> int:
+    state_dir = places_for(options).state_dir
+    run = load_run(ledger_path(state_dir), run_id)
+    run["directory"] = str(run_directory(state_dir, str(run["id"])))
+    emit(_json(run) if options.output == "json" else render_run(run), options)
+    return 0
+
+
+# -- text --------------------------------------------------------------------------
+def render_runs(runs: Sequence[Row]) -> str:
+    if not runs:
+        return "no runs recorded yet\n"
+    headers = ("run id", "workflow", "status", "started", "duration", "tokens", "cost")
+    rows = [
+        (
+            str(run["id"]),
+            str(run["workflow"]),
+            str(run["status"]),
+            local_time(run["started_at"]),
+            _duration(run["duration_ms"]),
+            _tokens(run["usage"]),
+            _cost(run["cost"]),
+        )
+        for run in runs
+    ]
+    return render_table(headers, rows)
+
+
+def render_run(run: Row) -> str:
+    lines = [f"run {run['id']}: {run['workflow']} {run['status']}", ""]
+    fields = [
+        ("workflow", f"{run['workflow']} ({run['path']})"),
+        ("started", local_time(run["started_at"])),
+        ("duration", _duration(run["duration_ms"])),
+        ("args", _args(run["args"])),
+        ("team", cell(run["team"])),
+        ("ecosystem", cell(run["ecosystem"])),
+        ("tokens", _tokens(run["usage"], detail=True)),
+        ("cost", _cost(run["cost"])),
+        ("outputs", str(run["directory"])),
+    ]
+    lines += [f"  {name + ':':<10} {value}" for name, value in fields]
+    if run["error"]:
+        lines.append(f"  {'error:':<10} {run['error']}")
+    steps = run["steps"]
+    assert isinstance(steps, list)
+    lines += ["", render_table(_STEP_HEADERS, [_step_cells(s) for s in steps]).rstrip()]
+    errors = [line for step in steps for line in _step_errors(step)]
+    if errors:
+        lines += ["", "errors:", *errors]
+    return "\n".join(lines) + "\n"
+
+
+_STEP_HEADERS = ("step", "type", "status", "duration", "attempts", "backends", "tokens", "cost")
+
+
+def _step_cells(step: Row) -> tuple[str, ...]:
+    return (
+        str(step["name"]),
+        str(step["type"]),
+        str(step["status"]),
+        _duration(step["duration_ms"]) if step["status"] != "pending" else "-",
+        cell(step["attempts"] or None),
+        _backends(step),
+        _tokens(step["usage"]),
+        _cost(step["cost"]),
+    )
+
+
+def _backends(step: Row) -> str:
+    """Each backend called once, a failed one marked: `claude, codex (failed)`."""
+    calls = step["calls"]
+    assert isinstance(calls, list)
+    outcome: dict[str, bool] = {}
+    for call in calls:
+        name = str(call["backend"])
+        outcome[name] = outcome.get(name, False) or bool(call["ok"])
+    shown = [name if ok else f"{name} (failed)" for name, ok in outcome.items()]
+    return ", ".join(shown) or "-"
+
+
+def _step_errors(step: Row) -> list[str]:
+    if not step["error"]:
+        return []
+    lines = [f"  {step['name']}: {_indent(str(step['error']))}"]
+    calls = step["calls"]
+    assert isinstance(calls, list)
+    for call in calls:
+        if call["error"]:
+            item = f"[{call['item']}] " if call["item"] is not None else ""
+            lines.append(f"    {item}{call['backend']}: {_indent(str(call['error']), 6)}")
+    return lines
+
+
+def _indent(text: str, width: int = 4) -> str:
+    return text.replace("\n", "\n" + " " * width)
+
+
+def _duration(ms: object) -> str:
+    if not isinstance(ms, int):
+        return "-"
+    seconds = ms / 1000
+    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{seconds % 60:02.0f}s"
+
+
+def _tokens(usage: object, *, detail: bool = False) -> str:
+    if not isinstance(usage, Mapping):
+        return "-"
+    total = str(usage.get("total_tokens"))
+    if not detail:
+        return total
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    return f"{total} (prompt {prompt}, completion {completion})"
+
+
+def _cost(cost: object) -> str:
+    return f"{cost:.4f}" if isinstance(cost, int | float) else "-"
+
+
+def _args(args: object) -> str:
+    if not isinstance(args, Mapping) or not args:
+        return "-"
+    return " ".join(f"{key}={value}" for key, value in args.items())
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,115 @@
+"""Reading the run ledger back: recent runs, and one run with its steps and calls.
+
+Input: the ledger path, a limit or a run id (a unique prefix will do). Output:
+plain dicts — JSON columns decoded, token counts gathered into `usage` — for
+`llm-mux runs list | show`. An unknown run id is a usage error (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..database import open_database
+from ..errors import UsageError
+from .schema import LEDGER_SCHEMA
+
+__all__ = ["Row", "list_runs", "load_run"]
+
+Row = dict[str, object]
+_TOKENS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def list_runs(path: Path, *, limit: int) -> list[Row]:
+    """The newest `limit` runs, newest first."""
+    connection = open_database(path, LEDGER_SCHEMA, create=False)
+    if connection is None:
+        return []
+    try:
+        cursor = connection.execute(
+            "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)
+        )
+        return [_run(cursor, row) for row in cursor.fetchall()]
+    finally:
+        connection.close()
+
+
+def load_run(path: Path, run_id: str) -> Row:
+    """One run with `steps` (in declaration order), each with its backend `calls`."""
+    connection = open_database(path, LEDGER_SCHEMA, create=False)
+    if connection is None:
+        raise _unknown(run_id, "no run has been recorded yet")
+    try:
+        run_id = _resolve(connection, run_id)
+        cursor = connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,))
+        run = _run(cursor, cursor.fetchone())
+        cursor = connection.execute(
+            "SELECT * FROM steps WHERE run_id = ? ORDER BY position", (run_id,)
+        )
+        steps = [_step(cursor, row) for row in cursor.fetchall()]
+        cursor = connection.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,))
+        calls = [_call(cursor, row) for row in cursor.fetchall()]
+    finally:
+        connection.close()
+    for step in steps:
+        step["calls"] = [c for c in calls if c["step"] == step["name"]]
+    run["steps"] = steps
+    return run
+
+
+def _resolve(connection: sqlite3.Connection, run_id: str) -> str:
+    """The id itself, or the one run whose id starts with it."""
+    if connection.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+        return run_id
+    pattern = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    matches = [
+        str(row[0])
+        for row in connection.execute(
+            "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 6", (pattern,)
+        )
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
+        raise UsageError(f"several runs start with '{run_id}'", hint=f"give more of: {shown}")
+    raise _unknown(run_id, "`llm-mux runs list` shows the recorded runs")
+
+
+def _unknown(run_id: str, hint: str) -> UsageError:
+    return UsageError(f"no run '{run_id}' in the run ledger", hint=hint)
+
+
+def _columns(cursor: sqlite3.Cursor, row: Sequence[object]) -> Row:
+    return {d[0]: value for d, value in zip(cursor.description, row, strict=True)}
+
+
+def _with_usage(record: Row) -> Row:
+    counts = [record.pop(name) for name in _TOKENS]
+    record["usage"] = (
+        dict(zip(_TOKENS, counts, strict=True)) if any(c is not None for c in counts) else None
+    )
+    return record
+
+
+def _run(cursor: sqlite3.Cursor, row: Sequence[object]) -> Row:
+    run = _with_usage(_columns(cursor, row))
+    run["args"] = json.loads(str(run["args"] or "{}"))
+    return run
+
+
+def _step(cursor: sqlite3.Cursor, row: Sequence[object]) -> Row:
+    step = _with_usage(_columns(cursor, row))
+    step.pop("run_id")
+    step["inputs"] = json.loads(str(step["inputs"])) if step["inputs"] else {}
+    step["backends"] = json.loads(str(step["backends"])) if step["backends"] else []
+    return step
+
+
+def _call(cursor: sqlite3.Cursor, row: Sequence[object]) -> Row:
+    call = _with_usage(_columns(cursor, row))
+    call.pop("run_id")
+    call["ok"] = bool(call["ok"])
+    return call

@@ -1,0 +1,369 @@
+"""Recording a run in the ledger while it runs.
+
+Input: the run about to start (id, plan, args, team, ecosystem, environment)
+and the observer that shows progress. Output: rows in
+`$XDG_STATE_HOME/llm-mux/runs.db` and one output file per step under
+`runs/<run_id>/`.
+
+`start_run` writes the run as `running` and returns a `RunRecorder`, an
+`Observer` that forwards every event to the progress display and records each
+step as it finishes (so a run killed outright still leaves its finished steps).
+`finish_run` completes the run from the interpreter's outcome, including steps
+that never started (`pending`). `recording` wraps the two: if the run ends in an
+exception instead — Ctrl-C outside the event loop, a bug — the run is recorded
+`cancelled` or `failed` and the exception goes on. Every text is passed through
+the run's `Redactor` first. The ledger never stops a run: when it cannot be
+written, one warning goes to stderr and the run goes on unrecorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from llm_mux.compiler.plan import Plan, StepPlan
+
+from ..context import RunInfo
+from ..database import DatabaseError, open_database, transaction
+from ..interpreter import RunOutcome
+from ..results import StepResult, Usage
+from ..runtime import Observer
+from .redact import Redactor
+from .schema import LEDGER_SCHEMA, OUTPUT_LIMIT, ledger_path
+
+__all__ = ["RunRecorder", "abort_run", "finish_run", "recording", "start_run"]
+
+_WRITE_CHUNK = 1 << 20  # characters: large outputs are encoded a piece at a time
+
+
+class _Ledger:
+    """The open ledger; after the first failure it stops trying and says so once."""
+
+    def __init__(self, path: Path) -> None:
+        self.connection: sqlite3.Connection | None = None
+        try:
+            self.connection = open_database(path, LEDGER_SCHEMA, durable=False)
+        except (DatabaseError, sqlite3.Error, OSError) as error:
+            self._give_up(error)
+
+    def write(self, statements: Callable[[sqlite3.Connection], None]) -> None:
+        if self.connection is None:
+            return
+        try:
+            with transaction(self.connection):
+                statements(self.connection)
+        except (sqlite3.Error, OSError) as error:
+            self._give_up(error)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def _give_up(self, error: Exception) -> None:
+        self.close()
+        click.echo(
+            f"llm-mux: warning: the run ledger cannot be written ({error}); "
+            "this run is not recorded",
+            err=True,
+        )
+
+
+class RunRecorder:
+    """An `Observer` that records each finished step, then tells the progress display."""
+
+    def __init__(
+        self,
+        ledger: _Ledger,
+        plan: Plan,
+        run_id: str,
+        run_dir: Path,
+        redact: Redactor,
+        inner: Observer,
+    ) -> None:
+        self.ledger = ledger
+        self.plan = plan
+        self.run_id = run_id
+        self.run_dir = run_dir
+        self.redact = redact
+        self.inner = inner
+        self.started = time.perf_counter()
+        self.positions = {step.name: index for index, step in enumerate(plan.steps)}
+        self.step_starts: dict[str, str] = {}
+        self.recorded: set[str] = set()
+
+    # -- Observer -----------------------------------------------------------------
+    def step_started(self, step: StepPlan) -> None:
+        self.step_starts[step.name] = _now()
+        self.inner.step_started(step)
+
+    def step_finished(self, step: StepPlan, result: StepResult) -> None:
+        self.inner.step_finished(step, result)
+        self.record_step(step, result)
+
+    def item_finished(self, step: StepPlan, done: int, total: int) -> None:
+        self.inner.item_finished(step, done, total)
+
+    def pause(self) -> object:
+        return self.inner.pause()
+
+    def close(self) -> None:
+        """Close the ledger; the progress display is its owner's to close."""
+        self.ledger.close()
+
+    # -- rows ---------------------------------------------------------------------
+    def record_step(self, step: StepPlan, result: StepResult) -> None:
+        self.recorded.add(step.name)
+        output_file = self._save_output(step.name, result)
+        row = self._step_row(step, result, output_file)
+        calls = [self._call_row(step.name, call) for call in _calls(result)]
+
+        def write(connection: sqlite3.Connection) -> None:
+            key = (self.run_id, step.name)
+            connection.execute("DELETE FROM calls WHERE run_id = ? AND step = ?", key)
+            connection.execute("DELETE FROM steps WHERE run_id = ? AND name = ?", key)
+            _insert(connection, "steps", row)
+            for call in calls:
+                _insert(connection, "calls", call)
+
+        self.ledger.write(write)
+
+    def _step_row(self, step: StepPlan, result: StepResult, output_file: Path | None) -> _Row:
+        output = self.redact(result.output)
+        return {
+            "run_id": self.run_id,
+            "name": step.name,
+            "position": self.positions[step.name],
+            "type": step.type,
+            "status": result.status,
+            "inputs": self._json({k: self.redact(v) for k, v in result.inputs.items()}),
+            "output": output[:OUTPUT_LIMIT],
+            "output_file": str(output_file) if output_file else None,
+            "error": self.redact(result.error) if result.error else None,
+            "started_at": self.step_starts.get(step.name),
+            "finished_at": _now() if step.name in self.step_starts else None,
+            "duration_ms": result.duration_ms,
+            "attempts": result.attempts,
+            "backend": result.backend,
+            "backends": json.dumps(list(result.backends)),
+            "exit_code": result.exit_code,
+            **_tokens(result.usage),
+            "cost": result.cost,
+        }
+
+    def _call_row(self, step: str, call: Mapping[str, object]) -> _Row:
+        backend = str(call.get("backend"))
+        spec = self.plan.backends.get(backend)
+        usage = call.get("usage")
+        error = call.get("error")
+        return {
+            "run_id": self.run_id,
+            "step": step,
+            "item": call.get("item"),
+            "backend": backend,
+            "model": call.get("model") or (spec.model if spec else None),
+            "ok": bool(call.get("ok")),
+            "attempts": call.get("attempts"),
+            "duration_ms": call.get("duration_ms"),
+            **_tokens(usage if isinstance(usage, Usage) else _usage_from(usage)),
+            "error": self.redact(str(error)) if error else None,
+        }
+
+    def _save_output(self, name: str, result: StepResult) -> Path | None:
+        if result.status not in ("succeeded", "failed"):
+            return None
+        path = self.run_dir / f"{name}.txt"
+        try:
+            _write_private(path, self.redact(result.output))
+        except OSError as error:
+            click.echo(f"llm-mux: warning: cannot save the output of '{name}': {error}", err=True)
+            return None
+        return path
+
+    def _json(self, value: object) -> str:
+        return self.redact(json.dumps(value, ensure_ascii=False, default=str))
+
+
+_Row = dict[str, object]
+
+
+# -- the run ----------------------------------------------------------------------
+def start_run(
+    state_dir: Path,
+    run: RunInfo,
+    plan: Plan,
+    *,
+    args: Mapping[str, object],
+    env: Mapping[str, str],
+    root: Path,
+    ecosystem: str | None,
+    inner: Observer,
+) -> RunRecorder:
+    """Record the run as `running` and return the observer that records its steps."""
+    redact = Redactor.for_run(env, plan.backends.values())
+    run_dir = Path(run.dir)
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    recorder = RunRecorder(_Ledger(ledger_path(state_dir)), plan, run.id, run_dir, redact, inner)
+    row = {
+        "id": run.id,
+        "workflow": plan.workflow.name,
+        "path": plan.workflow.path,
+        "project_root": str(root),
+        "args": recorder._json(dict(args)),
+        "team": plan.team.name if plan.team else None,
+        "ecosystem": ecosystem,
+        "status": "running",
+        "started_at": _now(),
+        "output_step": plan.output,
+    }
+    recorder.ledger.write(lambda connection: _insert(connection, "runs", row))
+    return recorder
+
+
+def finish_run(recorder: RunRecorder, outcome: RunOutcome) -> None:
+    """Complete the run: steps not recorded yet (pending, or cut short), then its row."""
+    _complete(
+        recorder,
+        outcome.results,
+        {
+            "status": outcome.status,
+            "duration_ms": outcome.duration_ms,
+            "error": recorder.redact(outcome.error) if outcome.error else None,
+            **_tokens(outcome.usage),
+            "cost": outcome.cost,
+        },
+    )
+
+
+def abort_run(recorder: RunRecorder, error: BaseException) -> None:
+    """The run ended in an exception: `cancelled` for an interrupt, else `failed`."""
+    interrupted = isinstance(error, KeyboardInterrupt | asyncio.CancelledError)
+    message = "the run was interrupted" if interrupted else f"{type(error).__name__}: {error}"
+    _complete(
+        recorder,
+        {},
+        {
+            "status": "cancelled" if interrupted else "failed",
+            "duration_ms": int((time.perf_counter() - recorder.started) * 1000),
+            "error": recorder.redact(message),
+        },
+    )
+
+
+def _complete(recorder: RunRecorder, results: Mapping[str, StepResult], row: _Row) -> None:
+    for step in recorder.plan.steps:
+        if step.name not in recorder.recorded:
+            result = results.get(step.name) or StepResult(step.name, step.type)
+            if step.name in recorder.step_starts and result.status == "pending":
+                result = result.with_status("cancelled")  # started, never finished
+            recorder.record_step(step, result)
+    row = {"finished_at": _now(), **row}
+    assignments = ", ".join(f"{column} = ?" for column in row)
+
+    def write(connection: sqlite3.Connection) -> None:
+        connection.execute(
+            f"UPDATE runs SET {assignments} WHERE id = ?", (*row.values(), recorder.run_id)
+        )
+
+    recorder.ledger.write(write)
+
+
+@contextmanager
+def recording(
+    state_dir: Path,
+    run: RunInfo,
+    plan: Plan,
+    *,
+    args: Mapping[str, object],
+    env: Mapping[str, str],
+    root: Path,
+    ecosystem: str | None,
+    inner: Observer,
+) -> Iterator[RunRecorder]:
+    """`start_run` on entry; `abort_run` if the block raises; the ledger closed on exit.
+    The block calls `finish_run` with the outcome when the run returns one."""
+    recorder = start_run(
+        state_dir, run, plan, args=args, env=env, root=root, ecosystem=ecosystem, inner=inner
+    )
+    try:
+        yield recorder
+    except BaseException as error:
+        abort_run(recorder, error)
+        raise
+    finally:
+        recorder.close()
+
+
+# -- helpers ----------------------------------------------------------------------
+def _calls(result: StepResult) -> list[Mapping[str, object]]:
+    """Backend calls: the query step's own records, or each for_each item's."""
+    if result.items is None:
+        return _own_calls(result)
+    calls: list[Mapping[str, object]] = []
+    for index, item in enumerate(result.items):
+        calls.extend({**call, "item": index} for call in _own_calls(item))
+    return calls
+
+
+def _own_calls(result: StepResult) -> list[Mapping[str, object]]:
+    recorded = result.details.get("calls")
+    if isinstance(recorded, list):
+        return [c for c in recorded if isinstance(c, Mapping)]
+    if result.type != "query":
+        return []
+    # Records dropped on the way (for_each items keep only `item` in details):
+    # rebuild what the result still says — who answered, who failed.
+    single = len(result.backends) + len(result.errors) == 1
+    calls: list[Mapping[str, object]] = [
+        {"backend": b, "ok": True, "usage": result.usage if single else None}
+        for b in result.backends
+    ]
+    calls += [
+        {"backend": b, "ok": False, "error": e}
+        for b, e in result.errors.items()
+        if not e.startswith("not available")  # passed over, never called
+    ]
+    return calls
+
+
+def _usage_from(value: object) -> Usage | None:
+    if not isinstance(value, Mapping):
+        return None
+    numbers = [value.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")]
+    if not all(isinstance(n, int) for n in numbers):
+        return None
+    return Usage(*numbers)  # type: ignore[arg-type]
+
+
+def _tokens(usage: Usage | None) -> _Row:
+    return {
+        "prompt_tokens": usage.prompt_tokens if usage else None,
+        "completion_tokens": usage.completion_tokens if usage else None,
+        "total_tokens": usage.total_tokens if usage else None,
+    }
+
+
+def _insert(connection: sqlite3.Connection, table: str, row: Mapping[str, object]) -> None:
+    columns = ", ".join(row)
+    holes = ", ".join("?" for _ in row)
+    connection.execute(f"INSERT INTO {table} ({columns}) VALUES ({holes})", tuple(row.values()))
+
+
+def _write_private(path: Path, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", encoding="utf-8", errors="replace") as file:
+        for start in range(0, len(text), _WRITE_CHUNK):
+            file.write(text[start : start + _WRITE_CHUNK])
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

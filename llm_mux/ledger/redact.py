@@ -1,0 +1,62 @@
+"""Keeping secrets out of the ledger: a text filter built from the environment.
+
+Input: the run's environment and its backends. Output: a `Redactor` that
+replaces, in any text, the value of every environment variable whose name looks
+secret (`*_KEY`, `*_TOKEN`, `*SECRET*`, `*PASSWORD*`, any case) and of every
+variable a backend's `api_key` or `headers` refer to (`${VAR}`), plus api keys
+written literally in a config, by `[redacted:NAME]`.
+
+Values shorter than `MIN_SECRET` characters are left alone: replacing `1` or
+`yes` everywhere would garble outputs, and such values protect nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from llm_mux.compiler.envvars import env_references
+from llm_mux.compiler.plan import BackendSpec
+
+__all__ = ["MIN_SECRET", "Redactor", "looks_secret"]
+
+MIN_SECRET = 4
+_SECRET_NAME = re.compile(r"(_KEY|_TOKEN)$|SECRET|PASSWORD", re.IGNORECASE)
+
+
+def looks_secret(name: str) -> bool:
+    return _SECRET_NAME.search(name) is not None
+
+
+class Redactor:
+    """`redactor(text)`: the text with every known secret value replaced."""
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        values = {value: name for name, value in secrets.items() if len(value) >= MIN_SECRET}
+        # Longest first, so a secret that contains another is replaced whole.
+        self._pairs = sorted(values.items(), key=lambda pair: -len(pair[0]))
+
+    @classmethod
+    def for_run(cls, env: Mapping[str, str], backends: Iterable[BackendSpec]) -> Redactor:
+        secrets = {name: value for name, value in env.items() if looks_secret(name)}
+        for spec in backends:
+            # Header values are secret when they come from a variable (a literal
+            # "application/json" is not); an api key always is.
+            for text in (spec.api_key or "", *(value for _, value in spec.headers)):
+                secrets.update(_referenced(text, env))
+            if spec.api_key and not env_references(spec.api_key):
+                secrets[f"backends.{spec.name}.api_key"] = spec.api_key
+        return cls(secrets)
+
+    def __call__(self, text: str) -> str:
+        for value, name in self._pairs:
+            # str.replace returns the same string when there is nothing to replace,
+            # so a large output without secrets is not copied.
+            text = text.replace(value, f"[redacted:{name}]")
+        return text
+
+
+def _referenced(text: str, env: Mapping[str, str]) -> dict[str, str]:
+    return {name: env[name] for name, _ in env_references(text) if name in env}

@@ -1,0 +1,105 @@
+"""The run ledger's tables, as migrations (`llm_mux.database.Schema`).
+
+Input: nothing. Output: `LEDGER_SCHEMA`, `ledger_path` and `run_directory`.
+
+- `runs`: one row per run, written when it starts (`status` = `running`) and
+  completed when it ends: `succeeded`, `failed` or `cancelled`. `args` is JSON.
+- `steps`: one row per step of the plan, in declaration order (`position`):
+  status, rendered `inputs` (JSON: `prompt`, `run`, `input`, …), `output`
+  (the first `OUTPUT_LIMIT` characters; the whole output is the step's file,
+  `output_file`, under the run's directory), error, times, attempts, tokens.
+- `calls`: one row per backend called by a query step (per for_each item, with
+  `item` its index): backend, model, ok, attempts, tokens, duration, error.
+
+Nothing here holds a header or an API key, and the recorder redacts secret
+environment values from every text before it is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..database import Schema
+
+__all__ = ["LEDGER_SCHEMA", "OUTPUT_LIMIT", "ledger_path", "run_directory"]
+
+OUTPUT_LIMIT = 1 << 20  # characters of a step's output kept in the database itself
+
+_V1 = (
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        workflow TEXT NOT NULL,
+        path TEXT,
+        project_root TEXT,
+        args TEXT NOT NULL DEFAULT '{}',
+        team TEXT,
+        ecosystem TEXT,
+        status TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        error TEXT,
+        output_step TEXT,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        total_tokens INTEGER,
+        cost REAL
+    )
+    """,
+    "CREATE INDEX runs_started ON runs (started_at)",
+    """
+    CREATE TABLE steps (
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        inputs TEXT,
+        output TEXT,
+        output_file TEXT,
+        error TEXT,
+        started_at TEXT,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        attempts INTEGER,
+        backend TEXT,
+        backends TEXT,
+        exit_code INTEGER,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        total_tokens INTEGER,
+        cost REAL,
+        PRIMARY KEY (run_id, name)
+    )
+    """,
+    """
+    CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        step TEXT NOT NULL,
+        item INTEGER,
+        backend TEXT NOT NULL,
+        model TEXT,
+        ok INTEGER NOT NULL,
+        attempts INTEGER,
+        duration_ms INTEGER,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        total_tokens INTEGER,
+        error TEXT,
+        FOREIGN KEY (run_id, step) REFERENCES steps (run_id, name) ON DELETE CASCADE
+    )
+    """,
+    "CREATE INDEX calls_step ON calls (run_id, step)",
+)
+
+LEDGER_SCHEMA = Schema("run ledger", (_V1,))
+
+
+def ledger_path(state_dir: Path) -> Path:
+    return state_dir / "runs.db"
+
+
+def run_directory(state_dir: Path, run_id: str) -> Path:
+    return state_dir / "runs" / run_id
