@@ -100,6 +100,7 @@ class RunRecorder:
         self.positions = {step.name: index for index, step in enumerate(plan.steps)}
         self.step_starts: dict[str, str] = {}
         self.recorded: set[str] = set()
+        self.saving = True  # step outputs are written to files until that fails once
 
     # -- Observer -----------------------------------------------------------------
     def step_started(self, step: StepPlan) -> None:
@@ -145,7 +146,7 @@ class RunRecorder:
             "position": self.positions[step.name],
             "type": step.type,
             "status": result.status,
-            "inputs": self._json({k: self.redact(v) for k, v in result.inputs.items()}),
+            "inputs": self.as_json({k: self.redact(v) for k, v in result.inputs.items()}),
             "output": output[:OUTPUT_LIMIT],
             "output_file": str(output_file) if output_file else None,
             "error": self.redact(result.error) if result.error else None,
@@ -179,17 +180,19 @@ class RunRecorder:
         }
 
     def _save_output(self, name: str, result: StepResult) -> Path | None:
-        if result.status not in ("succeeded", "failed"):
+        if result.status not in ("succeeded", "failed") or not self.saving:
             return None
         path = self.run_dir / f"{name}.txt"
         try:
             _write_private(path, self.redact(result.output))
         except OSError as error:
-            click.echo(f"llm-mux: warning: cannot save the output of '{name}': {error}", err=True)
+            self.saving = False  # one warning, not one per step
+            click.echo(f"llm-mux: warning: step outputs cannot be saved: {error}", err=True)
             return None
         return path
 
-    def _json(self, value: object) -> str:
+    def as_json(self, value: object) -> str:
+        """`value` as JSON text, redacted."""
         return self.redact(json.dumps(value, ensure_ascii=False, default=str))
 
 
@@ -211,14 +214,18 @@ def start_run(
     """Record the run as `running` and return the observer that records its steps."""
     redact = Redactor.for_run(env, plan.backends.values())
     run_dir = Path(run.dir)
-    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     recorder = RunRecorder(_Ledger(ledger_path(state_dir)), plan, run.id, run_dir, redact, inner)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as error:
+        recorder.saving = False
+        click.echo(f"llm-mux: warning: step outputs cannot be saved: {error}", err=True)
     row = {
         "id": run.id,
         "workflow": plan.workflow.name,
         "path": plan.workflow.path,
         "project_root": str(root),
-        "args": recorder._json(dict(args)),
+        "args": recorder.as_json(dict(args)),
         "team": plan.team.name if plan.team else None,
         "ecosystem": ecosystem,
         "status": "running",

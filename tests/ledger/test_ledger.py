@@ -279,3 +279,16 @@ def test_an_unwritable_ledger_never_stops_a_run(cli, tmp_path: Path) -> None:
     result = cli("run", "wf.toml", cwd=tmp_path)
     assert (result.code, result.out) == (0, "HELLO WORLD\n")
     assert "the run ledger cannot be written" in result.err
+
+
+def test_an_unusable_state_directory_never_stops_a_run(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
+    (tmp_path / "wf.toml").write_text(SUCCEEDS)
+    result = cli("run", "wf.toml", cwd=tmp_path)
+    assert (result.code, result.out) == (0, "HELLO WORLD\n")
+    assert result.err.count("warning: the run ledger cannot be written") == 1
+    assert result.err.count("warning: step outputs cannot be saved") == 1
