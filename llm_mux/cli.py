@@ -151,6 +151,9 @@ def plan(
 )
 @click.option("--dry-run", is_flag=True, help="Compile and show what would run; run nothing.")
 @click.option(
+    "--preview", is_flag=True, help="Run, but apply steps only show their edits as a diff."
+)
+@click.option(
     "-h", "--help", "show_help", is_flag=True, help="Show this message, or a workflow's args."
 )
 @with_globals
@@ -160,6 +163,7 @@ def run(
     assignments: tuple[str, ...],
     answers: tuple[str, ...],
     dry_run: bool,
+    preview: bool,
     show_help: bool,
 ) -> int:
     """Run WORKFLOW with KEY=VALUE args (`llm-mux run WORKFLOW --help` lists them)."""
@@ -170,7 +174,19 @@ def run(
             click.echo(click.get_current_context().get_help())
             return 0 if show_help else 2
         return workflow_help(options, workflow)
-    return run_command(options, workflow, assignments, answers=answers, dry_run=dry_run)
+    return run_command(
+        options, workflow, assignments, answers=answers, dry_run=dry_run, preview=preview
+    )
+
+
+@cli.command()
+@click.option("--revoke", is_flag=True, help="Stop trusting this project.")
+@with_globals
+def trust(options: GlobalOptions, revoke: bool) -> int:
+    """Trust this project's .llm-mux/ (its config and workflows can run commands)."""
+    from .commands import trust_command
+
+    return trust_command(options, revoke=revoke)
 
 
 @cli.command()

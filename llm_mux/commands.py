@@ -77,6 +77,7 @@ def plan_command(
 class Compiled:
     plan: Plan
     config: Config
+    files: tuple[Path, ...]  # every file the plan was built from (for the trust check)
 
 
 def compile_plan(options: GlobalOptions, target: str) -> Compiled:
@@ -89,7 +90,8 @@ def compile_plan(options: GlobalOptions, target: str) -> Compiled:
     path = find_workflow(target, places)
     env = environment()
     sink = Sink()
-    config, sources = load_merged(config_paths(places, options.configs), places, sink, env)
+    paths = config_paths(places, options.configs)
+    config, sources = load_merged(paths, places, sink, env)
     source = read_source(path, places.cwd, sink)
     plan = None
     if config is not None and source is not None:
@@ -101,7 +103,7 @@ def compile_plan(options: GlobalOptions, target: str) -> Compiled:
         click.echo(diagnostic.render(), err=True)
     if plan is None or config is None:
         raise CompileFailed(f"{target} does not compile; fix the errors above")
-    return Compiled(plan, config.config)
+    return Compiled(plan, config.config, (*paths, path))
 
 
 class CompileFailed(MuxError):
@@ -140,3 +142,20 @@ def doctor_command(options: GlobalOptions, *, offline: bool) -> int:
     checks = diagnose(places, merged, offline=offline)
     emit(render_checks(checks, as_json=options.output == "json"), options)
     return EXIT_FAILED if any(c.status == "broken" for c in checks) else 0
+
+
+def trust_command(options: GlobalOptions, *, revoke: bool) -> int:
+    from .trust import TrustStore, digest
+
+    places = places_for(options)
+    if not places.has_project:
+        raise MuxError(f"no .llm-mux/ directory in {places.cwd} or its parents: nothing to trust")
+    store = TrustStore.at(places.state_dir)
+    shown = places.project_root / ".llm-mux"
+    if revoke:
+        found = store.revoke(places.project_root)
+        click.echo(f"no longer trusted: {shown}" if found else f"{shown} was not trusted")
+        return 0
+    value = store.trust(places.project_root)
+    click.echo(f"trusted {shown} (sha256 {value[:12]}…); a change to its files asks again")
+    return 0 if value == digest(places.project_root) else EXIT_FAILED

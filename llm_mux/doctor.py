@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from llm_mux.compiler.envvars import UnsetVariable, expand_env
 from llm_mux.compiler.passes.config import MergedConfig
@@ -43,7 +44,11 @@ def diagnose(places: Places, merged: MergedConfig, *, offline: bool) -> list[Che
     env = environment()
     specs = {name: backend_spec(name, b) for name, b in merged.config.backends.items()}
     pool = BackendPool(specs, root=places.project_root, env=env)
-    checks = [_backend(spec, pool.availability(name), env, offline) for name, spec in specs.items()]
+    untrusted = untrusted_backends(places, merged, env)
+    checks = [
+        _backend(spec, pool.availability(name), env, _no_contact(name, offline, untrusted))
+        for name, spec in specs.items()
+    ]
     available = {c.name for c in checks if c.status == "ok"}
     checks += [_role(name, role.backends, available) for name, role in merged.config.roles.items()]
     checks += _context(places, merged)
@@ -51,15 +56,53 @@ def diagnose(places: Places, merged: MergedConfig, *, offline: bool) -> list[Che
     return checks
 
 
-def _backend(spec: BackendSpec, reason: str | None, env: Mapping[str, str], offline: bool) -> Check:
+def untrusted_backends(places: Places, merged: MergedConfig, env: Mapping[str, str]) -> set[str]:
+    """Backends any of whose keys come from an untrusted `.llm-mux/`.
+
+    doctor must not send the user's API key to a URL a cloned repository chose.
+    """
+    from .trust import TrustStore, project_of
+
+    store = TrustStore.at(places.state_dir)
+    if env.get("LLM_MUX_TRUST") == "1":
+        return set()
+    trusted: dict[str, bool] = {}
+    found = set()
+    for path, source in merged.origins.items():
+        if len(path) < 2 or path[0] != "backends":
+            continue
+        root = project_of(
+            Path(source.path) if Path(source.path).is_absolute() else places.cwd / source.path
+        )
+        if root is None:
+            continue
+        key = str(root)
+        if key not in trusted:
+            from .trust import digest
+
+            trusted[key] = store.recorded_digest(root) == digest(root)
+        if not trusted[key]:
+            found.add(str(path[1]))
+    return found
+
+
+def _no_contact(name: str, offline: bool, untrusted: set[str]) -> str | None:
+    if name in untrusted:
+        return "defined by an untrusted project; run llm-mux trust"
+    return "--offline" if offline else None
+
+
+def _backend(
+    spec: BackendSpec, reason: str | None, env: Mapping[str, str], no_contact: str | None
+) -> Check:
     if reason is not None:
         status = "info" if not spec.enabled else "broken"
         return Check("backend", spec.name, status, reason)
     if spec.kind == "cli":
         return Check("backend", spec.name, "ok", f"{expand_env(spec.command, env)} found on PATH")
-    if offline:
+    if no_contact is not None:
         key = "key set; " if spec.api_key else ""
-        return Check("backend", spec.name, "ok", f"{key}not contacted (--offline)")
+        return Check("backend", spec.name, "ok", f"{key}not contacted ({no_contact})")
     problem = _probe(spec, env)
     if problem is not None:
         return Check("backend", spec.name, "broken", problem)

@@ -8,7 +8,6 @@ document with `--output json`), and the exit code: 0 succeeded, 1 failed,
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -35,6 +34,8 @@ from .paths import Places
 from .progress import make_progress, summary_line
 from .rendering import RenderError, render
 from .runtime import NullObserver, Observer, Runtime
+from .signals import run_until_interrupted
+from .trust import TrustStore, ensure_trusted
 
 __all__ = ["run_command", "workflow_help"]
 
@@ -46,6 +47,7 @@ def run_command(
     *,
     answers: Sequence[str],
     dry_run: bool,
+    preview: bool = False,
 ) -> int:
     places = places_for(options)
     compiled = compile_plan(options, workflow)
@@ -56,6 +58,7 @@ def run_command(
     if dry_run:
         emit(dry_run_text(plan, args), options)
         return 0
+    ensure_trusted(compiled.files, TrustStore.at(places.state_dir), override=options.trust, env=env)
     ecosystem, why_not = detect_ecosystem(config, places.cwd, env)
     ecosystem = with_memory(ecosystem, places.user_dir)  # ecosystem.memory, read on demand
     run = _new_run(places)
@@ -80,7 +83,8 @@ def run_command(
         ecosystem=ecosystem.name if ecosystem else None,
         inner=observer,
     ) as recorder:
-        outcome = asyncio.run(_execute(plan, base, places, env, recorder, inputs))
+        work = _execute(plan, base, places, env, recorder, inputs, preview=preview)
+        outcome = run_until_interrupted(work)
         finish_run(recorder, outcome)
     _close(observer)
     _report(outcome, plan, run, args, options)
@@ -96,13 +100,22 @@ async def _execute(
     env: Mapping[str, str],
     observer: Observer,
     inputs: Mapping[str, str],
+    *,
+    preview: bool,
 ) -> RunOutcome:
     from .backends import BackendPool
 
     async with BackendPool(plan.backends, root=places.project_root, env=env) as pool:
         pool.prepare(routed_backends(plan))  # client set-up before, not inside, a step
         runtime = Runtime(
-            plan, places.project_root, env, pool, observer, inputs, interactive=sys.stdin.isatty()
+            plan,
+            places.project_root,
+            env,
+            pool,
+            observer,
+            inputs,
+            interactive=sys.stdin.isatty(),
+            preview_edits=preview,
         )
         return await Interpreter(plan, runtime, base).run()
 

@@ -97,6 +97,10 @@ def test_doctor_contacts_http_backends_and_checks_workflows(
     (root / ".llm-mux" / "workflows" / "bad.toml").write_text(
         '[[steps]]\nname = "a"\ntype = "shel"\n'
     )
+    untrusted = json.loads(cli("--output", "json", "doctor", cwd=root).out)
+    down = {c["name"]: c for c in untrusted["checks"] if c["kind"] == "backend"}["down"]
+    assert "not contacted (defined by an untrusted project" in down["detail"]
+    assert cli("trust", cwd=root).code == 0
     result = cli("--output", "json", "doctor", cwd=root)
     document = json.loads(result.out)
     checks = {(c["kind"], c["name"]): c for c in document["checks"]}

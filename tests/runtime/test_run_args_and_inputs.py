@@ -134,3 +134,30 @@ def test_bad_input_never_prints_a_traceback(tmp_path: Path) -> None:
         timeout=60,
     )
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_preview_shows_apply_edits_without_writing(cli, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("colour\n")
+    marker = tmp_path / "verified"
+    write(
+        tmp_path,
+        f"""
+[[steps]]
+name = "edits"
+type = "shell"
+run = "echo '{{{{ args.edit | raw }}}}'"
+[[steps]]
+name = "apply"
+type = "apply"
+source = "edits"
+verify = "touch {marker}"
+""",
+    )
+    edit = '{"path": "notes.txt", "old": "colour", "new": "color"}'
+    result = cli("run", "wf.toml", f"edit={edit}", "--preview", "--output", "quiet", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert "-colour" in result.out and "+color" in result.out
+    assert (tmp_path / "notes.txt").read_text() == "colour\n" and not marker.exists()
+    applied = cli("run", "wf.toml", f"edit={edit}", "--output", "quiet", cwd=tmp_path)
+    assert applied.code == 0 and (tmp_path / "notes.txt").read_text() == "color\n"
+    assert marker.exists()

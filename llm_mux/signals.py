@@ -1,0 +1,51 @@
+"""Ctrl-C and SIGTERM during a run: cancel cleanly once, leave at once the second time.
+
+Input: the coroutine that runs a workflow. Output: its result. The first
+SIGINT or SIGTERM cancels the run's task, so every step is cancelled through
+the TaskGroup — subprocess groups killed, HTTP calls dropped, an apply rolled
+back — and the run is reported and recorded as `cancelled` (exit 130). A second
+signal exits immediately with 130.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Coroutine
+from typing import TypeVar
+
+from .errors import EXIT_INTERRUPTED
+
+__all__ = ["run_until_interrupted"]
+
+T = TypeVar("T")
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def run_until_interrupted(work: Coroutine[object, object, T]) -> T:
+    return asyncio.run(_guarded(work))
+
+
+async def _guarded(work: Coroutine[object, object, T]) -> T:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[int] = []
+
+    def on_signal(number: int) -> None:
+        received.append(number)
+        if len(received) > 1:
+            sys.stderr.write("llm-mux: interrupted again, exiting now\n")
+            os._exit(EXIT_INTERRUPTED)
+        sys.stderr.write("llm-mux: interrupted, cancelling the run (again to quit at once)\n")
+        task.cancel()
+
+    for number in _SIGNALS:
+        loop.add_signal_handler(number, on_signal, number)
+    try:
+        return await work
+    finally:
+        for number in _SIGNALS:
+            loop.remove_signal_handler(number)

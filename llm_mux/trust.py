@@ -1,0 +1,122 @@
+"""Project trust, direnv-style: a cloned repository runs nothing until you say so.
+
+Input: the files a run is about to use and the trust records. Output: nothing
+(trusted), or a `Untrusted` usage error (exit 2) naming the files and the exact
+command to run. `llm-mux trust` records a SHA-256 of everything under the
+project's `.llm-mux/`; any change to those files asks again. `--trust` or
+`LLM_MUX_TRUST=1` trust one run. Records live in
+`$XDG_STATE_HOME/llm-mux/trust.json` (mode 0600).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+from .paths import PROJECT_DIR
+
+__all__ = [
+    "TrustStore",
+    "Untrusted",
+    "digest",
+    "ensure_trusted",
+    "project_of",
+]
+
+
+class Untrusted(UsageError):
+    """A project's `.llm-mux/` would be used without the user's trust."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrustStore:
+    path: Path
+
+    @classmethod
+    def at(cls, state_dir: Path) -> TrustStore:
+        return cls(state_dir / "trust.json")
+
+    def records(self) -> dict[str, dict[str, object]]:
+        try:
+            loaded = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+
+    def recorded_digest(self, root: Path) -> str | None:
+        record = self.records().get(str(root))
+        value = record.get("sha256") if isinstance(record, dict) else None
+        return value if isinstance(value, str) else None
+
+    def trust(self, root: Path) -> str:
+        value = digest(root)
+        records = self.records()
+        records[str(root)] = {"sha256": value, "trusted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        self._write(records)
+        return value
+
+    def revoke(self, root: Path) -> bool:
+        records = self.records()
+        found = records.pop(str(root), None) is not None
+        if found:
+            self._write(records)
+        return found
+
+    def _write(self, records: Mapping[str, object]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = self.path.with_suffix(".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(records, handle, indent=2, sort_keys=True)
+        os.replace(temporary, self.path)
+
+
+def digest(root: Path) -> str:
+    """SHA-256 over every file under `root/.llm-mux/`: relative paths and contents."""
+    base = root / PROJECT_DIR
+    total = hashlib.sha256()
+    for path in sorted(p for p in base.rglob("*") if p.is_file() or p.is_symlink()):
+        relative = path.relative_to(base).as_posix()
+        total.update(relative.encode() + b"\0")
+        target = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+        total.update(hashlib.sha256(target).digest())
+    return total.hexdigest()
+
+
+def project_of(path: Path) -> Path | None:
+    """The project whose `.llm-mux/` holds `path`, or None for a file outside any."""
+    parts = path.resolve().parts
+    if PROJECT_DIR not in parts:
+        return None
+    index = len(parts) - 1 - parts[::-1].index(PROJECT_DIR)
+    return Path(*parts[:index])
+
+
+def ensure_trusted(
+    used: Iterable[Path], store: TrustStore, *, override: bool, env: Mapping[str, str]
+) -> None:
+    """Refuse (exit 2) when a used file lies in an untrusted or changed `.llm-mux/`."""
+    if override or env.get("LLM_MUX_TRUST") == "1":
+        return
+    by_project: dict[Path, list[Path]] = {}
+    for path in used:
+        root = project_of(path)
+        if root is not None:
+            by_project.setdefault(root, []).append(path)
+    for root, files in by_project.items():
+        recorded = store.recorded_digest(root)
+        if recorded is not None and recorded == digest(root):
+            continue
+        shown = ", ".join(str(f.resolve().relative_to(root)) for f in files)
+        state = "changed since you trusted it" if recorded else "is not trusted"
+        raise Untrusted(
+            f"{root / PROJECT_DIR} {state}: its files can run commands ({shown})",
+            hint=f"review them, then run `llm-mux -C {root} trust` "
+            "(or pass --trust, or set LLM_MUX_TRUST=1, for one run)",
+        )

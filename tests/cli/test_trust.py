@@ -1,0 +1,83 @@
+"""Project trust: a project's .llm-mux/ runs nothing until `llm-mux trust`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def make_project(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "cloned"
+    (root / ".llm-mux" / "workflows").mkdir(parents=True)
+    marker = tmp_path / "executed"
+    (root / ".llm-mux" / "config.toml").write_text('[backends.x]\ncommand = "true"\n')
+    (root / ".llm-mux" / "workflows" / "evil.toml").write_text(
+        f'[[steps]]\nname = "a"\ntype = "shell"\nrun = "touch {marker}"\n'
+    )
+    return root, marker
+
+
+def test_untrusted_project_is_refused_with_the_command_to_run(cli, tmp_path: Path) -> None:
+    root, marker = make_project(tmp_path)
+    refused = cli("run", "evil", cwd=root)
+    assert refused.code == 2 and not marker.exists()
+    assert ".llm-mux is not trusted" in refused.err
+    assert "config.toml" in refused.err and "workflows/evil.toml" in refused.err
+    assert f"llm-mux -C {root} trust" in refused.err
+
+
+def test_trust_then_change_asks_again_and_revoke(cli, tmp_path: Path) -> None:
+    root, marker = make_project(tmp_path)
+    assert cli("trust", cwd=root).code == 0
+    assert cli("run", "evil", cwd=root).code == 0 and marker.exists()
+    marker.unlink()
+    (root / ".llm-mux" / "config.toml").write_text('[backends.x]\ncommand = "false"\n')
+    changed = cli("run", "evil", cwd=root)
+    assert changed.code == 2 and "changed since you trusted it" in changed.err
+    assert not marker.exists()
+    assert cli("trust", cwd=root).code == 0
+    assert cli("trust", "--revoke", cwd=root).code == 0
+    assert cli("run", "evil", cwd=root).code == 2
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_one_run_can_be_trusted(cli, tmp_path: Path, monkeypatch, how: str) -> None:  # type: ignore[no-untyped-def]
+    root, marker = make_project(tmp_path)
+    if how == "env":
+        monkeypatch.setenv("LLM_MUX_TRUST", "1")
+        assert cli("run", "evil", cwd=root).code == 0
+    else:
+        assert cli("run", "evil", "--trust", cwd=root).code == 0
+    assert marker.exists()
+    monkeypatch.delenv("LLM_MUX_TRUST", raising=False)
+    assert cli("run", "evil", cwd=root).code == 2, "trust was for that run only"
+
+
+def test_compile_only_commands_work_untrusted(cli, tmp_path: Path) -> None:
+    root, marker = make_project(tmp_path)
+    assert cli("validate", cwd=root).code == 0
+    assert cli("plan", "evil", cwd=root).code == 0
+    assert cli("run", "evil", "--dry-run", cwd=root).code == 0
+    assert cli("backends", cwd=root).code == 0
+    assert not marker.exists()
+
+
+def test_files_outside_any_llm_mux_dir_need_no_trust(cli, tmp_path: Path) -> None:
+    workflow = tmp_path / "plain.toml"
+    workflow.write_text('[[steps]]\nname = "a"\ntype = "shell"\nrun = "echo ok"\n')
+    assert cli("run", str(workflow), cwd=tmp_path).code == 0
+
+
+def test_a_config_file_from_another_project_needs_its_trust(cli, tmp_path: Path) -> None:
+    root, _ = make_project(tmp_path)
+    workflow = tmp_path / "plain.toml"
+    workflow.write_text('[[steps]]\nname = "a"\ntype = "shell"\nrun = "echo ok"\n')
+    config = str(root / ".llm-mux" / "config.toml")
+    refused = cli("run", str(workflow), "--config", config, cwd=tmp_path)
+    assert refused.code == 2 and "not trusted" in refused.err
+
+
+def test_trust_outside_a_project_is_an_error(cli, tmp_path: Path) -> None:
+    result = cli("trust", cwd=tmp_path)
+    assert result.code == 1 and "no .llm-mux/ directory" in result.err

@@ -1,0 +1,85 @@
+"""Ctrl-C and SIGTERM: exit 130, `cancelled` results, no process left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+WORKFLOW = """
+[[steps]]
+name = "slow"
+type = "shell"
+run = "sh -c 'echo $$ > child.pid; sleep 30' & wait"
+[[steps]]
+name = "after"
+type = "shell"
+run = "echo {{ steps.slow.output }}"
+"""
+
+
+def start(tmp_path: Path) -> subprocess.Popen[str]:
+    (tmp_path / "wf.toml").write_text(WORKFLOW)
+    command = [
+        sys.executable,
+        "-c",
+        "from llm_mux.cli import main; main()",
+        "--output",
+        "json",
+        "run",
+        "wf.toml",
+    ]
+    env = dict(os.environ, HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / "state"))
+    return subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def wait_for(path: Path, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists() or not path.read_text().strip():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_cancels_the_run_and_kills_its_processes(tmp_path: Path, number: int) -> None:
+    process = start(tmp_path)
+    wait_for(tmp_path / "child.pid")
+    child = int((tmp_path / "child.pid").read_text())
+    process.send_signal(number)
+    out, err = process.communicate(timeout=15)
+    assert process.returncode == 130, err
+    document = json.loads(out)
+    assert document["status"] == "cancelled" and document["success"] is False
+    assert document["steps"]["slow"]["status"] == "cancelled"
+    assert document["steps"]["after"]["status"] == "pending"
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 5
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(child), "the step's child process survived"
+
+
+def test_a_second_interrupt_exits_at_once(tmp_path: Path) -> None:
+    (tmp_path / "wf.toml").write_text(WORKFLOW)
+    process = start(tmp_path)
+    wait_for(tmp_path / "child.pid")
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=15)
+    assert process.returncode == 130
