@@ -292,3 +292,25 @@ def test_an_unusable_state_directory_never_stops_a_run(
     assert (result.code, result.out) == (0, "HELLO WORLD\n")
     assert result.err.count("warning: the run ledger cannot be written") == 1
     assert result.err.count("warning: step outputs cannot be saved") == 1
+
+
+def test_for_each_query_items_record_their_calls(
+    cli, tmp_path: Path, openai_server: ModelServer
+) -> None:
+    openai_server.script("m", Reply("a"), Reply("b"))
+    (tmp_path / ".llm-mux").mkdir()
+    (tmp_path / ".llm-mux" / "config.toml").write_text(
+        f'[backends.m]\ncommand = "{openai_server.url}"\nmodel = "m"\n'
+    )
+    document = run(
+        cli,
+        tmp_path,
+        '[[steps]]\nname = "ask"\ntype = "query"\nbackend = "m"\nfor_each = "[1, 2]"\n'
+        'prompt = "item {{ item }}"\n',
+    )
+    assert document["status"] == "succeeded"
+    assert query("SELECT item, backend, model, ok, total_tokens FROM calls ORDER BY item") == [
+        (0, "m", "m", 1, 15),
+        (1, "m", "m", 1, 15),
+    ]
+    assert query("SELECT total_tokens FROM steps") == [(30,)]
