@@ -156,9 +156,6 @@ def _wanted(value: object) -> list[Mapping[str, object]]:
 
 
 # -- items -------------------------------------------------------------------------
-_SINGULAR = {"facts": "fact", "relationships": "relationship", "entities": "entity"}
-
-
 def _check_all(
     values: list[object], kind: str, check: Callable[[Mapping[str, object]], T]
 ) -> tuple[list[T], list[Skipped]]:
