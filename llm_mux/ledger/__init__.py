@@ -10,7 +10,7 @@ before anything is written (`redact`).
 from __future__ import annotations
 
 from .recorder import RunRecorder, abort_run, finish_run, recording, start_run
-from .redact import Redactor
+from ..redact import Redactor
 from .schema import ledger_path, run_directory
 
 __all__ = [

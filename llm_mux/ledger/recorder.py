@@ -37,7 +37,7 @@ from ..database import DatabaseError, open_database, transaction
 from ..interpreter import RunOutcome
 from ..results import StepResult, Usage
 from ..runtime import Observer
-from .redact import Redactor
+from ..redact import Redactor
 from .schema import LEDGER_SCHEMA, OUTPUT_LIMIT, ledger_path
 
 __all__ = ["RunRecorder", "abort_run", "finish_run", "recording", "start_run"]
