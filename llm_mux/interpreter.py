@@ -209,7 +209,8 @@ class Interpreter:
             except asyncio.CancelledError:
                 results[index] = StepResult(item_name, step.type, "cancelled")
                 raise
-            results[index] = replace(result, name=item_name, details={"item": items[index]})
+            details = {**result.details, "item": items[index]}
+            results[index] = replace(result, name=item_name, details=details)
             self.runtime.observer.item_finished(
                 step, sum(r is not None for r in results), len(items)
             )

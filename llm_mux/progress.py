@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from llm_mux.compiler.plan import Query, StepPlan
@@ -18,6 +18,13 @@ from llm_mux.compiler.plan import Query, StepPlan
 from .results import StepResult
 
 __all__ = ["PlainProgress", "make_progress", "summary_line"]
+
+Redact = Callable[[str], str]
+
+
+def _same(text: str) -> str:
+    return text
+
 
 _MARKS = {"succeeded": "✓", "failed": "✗", "skipped": "-", "cancelled": "⊘", "pending": "·"}
 
@@ -52,14 +59,15 @@ def describe_finish(result: StepResult) -> str:
 class PlainProgress:
     """One line per event; safe for logs and pipes."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, redact: Redact = _same) -> None:
         self.stream = stream or sys.stderr
+        self.redact = redact
 
     def step_started(self, step: StepPlan) -> None:
         self._line(f"→ {describe_start(step)}")
 
     def step_finished(self, step: StepPlan, result: StepResult) -> None:
-        self._line(describe_finish(result))
+        self._line(self.redact(describe_finish(result)))
 
     def item_finished(self, step: StepPlan, done: int, total: int) -> None:
         if total >= 10 and done % max(total // 10, 1) == 0 and done != total:
@@ -77,7 +85,7 @@ class PlainProgress:
 class RichProgress:
     """A live display: a spinner per running step, a bar per for_each."""
 
-    def __init__(self) -> None:
+    def __init__(self, redact: Redact = _same) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -99,6 +107,7 @@ class RichProgress:
             transient=True,
         )
         self.tasks: dict[str, object] = {}
+        self.redact = redact
         self.progress.start()
 
     def step_started(self, step: StepPlan) -> None:
@@ -109,7 +118,7 @@ class RichProgress:
         task = self.tasks.pop(step.name, None)
         if task is not None:
             self.progress.remove_task(task)  # type: ignore[arg-type]
-        self.console.print(describe_finish(result), highlight=False, markup=False)
+        self.console.print(self.redact(describe_finish(result)), highlight=False, markup=False)
 
     def item_finished(self, step: StepPlan, done: int, total: int) -> None:
         task = self.tasks.get(step.name)
@@ -128,8 +137,8 @@ class RichProgress:
         self.progress.stop()
 
 
-def make_progress(live: bool) -> PlainProgress | RichProgress:
-    return RichProgress() if live else PlainProgress()
+def make_progress(live: bool, redact: Redact = _same) -> PlainProgress | RichProgress:
+    return RichProgress(redact) if live else PlainProgress(redact=redact)
 
 
 def summary_line(

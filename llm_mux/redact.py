@@ -1,4 +1,4 @@
-"""Keeping secrets out of the ledger: a text filter built from the environment.
+"""Keeping secrets out of everything llm-mux writes: a text filter built from the environment.
 
 Input: the run's environment and its backends. Output: a `Redactor` that
 replaces, in any text, the value of every environment variable whose name looks

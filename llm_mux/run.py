@@ -32,6 +32,7 @@ from .memory import with_memory
 from .options import GlobalOptions
 from .paths import Places
 from .progress import make_progress, summary_line
+from .redact import Redactor
 from .rendering import RenderError, render
 from .runtime import NullObserver, Observer, Runtime
 from .signals import run_until_interrupted
@@ -71,7 +72,8 @@ def run_command(
         ecosystem=ecosystem,
         no_ecosystem_reason=why_not,
     )
-    observer = _observer(options)
+    redact = Redactor.for_run(env, plan.backends.values())
+    observer = _observer(options, redact)
     # The run ledger: the recorder forwards to `observer` and records each step.
     with recording(
         places.state_dir,
@@ -87,7 +89,7 @@ def run_command(
         outcome = run_until_interrupted(work)
         finish_run(recorder, outcome)
     _close(observer)
-    _report(outcome, plan, run, args, options)
+    _report(outcome, plan, run, args, options, redact)
     if outcome.status == "cancelled":
         return EXIT_INTERRUPTED
     return 0 if outcome.success else EXIT_FAILED
@@ -187,10 +189,11 @@ def _new_run(places: Places) -> RunInfo:
     return RunInfo(id=run_id, dir=str(directory))
 
 
-def _observer(options: GlobalOptions) -> Observer:
+def _observer(options: GlobalOptions, redact: Redactor) -> Observer:
     if options.output != "console" or options.quiet:
         return NullObserver()
-    return make_progress(live=sys.stderr.isatty() and os.environ.get("TERM") != "dumb")
+    live = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    return make_progress(live=live, redact=redact)
 
 
 def _close(observer: Observer) -> None:
@@ -205,22 +208,23 @@ def _report(
     run: RunInfo,
     args: Mapping[str, object],
     options: GlobalOptions,
+    redact: Redactor,
 ) -> None:
+    """The result, with every known secret value redacted, whatever the output mode."""
     if options.output == "json":
-        emit(
-            json.dumps(run_document(outcome, plan, run, args), indent=2, default=str) + "\n",
-            options,
-        )
+        document = json.dumps(run_document(outcome, plan, run, args), indent=2, default=str)
+        emit(redact(document) + "\n", options)
         return
     if outcome.error:
-        click.echo(f"llm-mux: {outcome.error}", err=True)
+        click.echo(f"llm-mux: {redact(outcome.error)}", err=True)
     if options.output == "console" and not options.quiet:
         asked = any(r.type == "query" and r.attempts for r in outcome.results.values())
         tokens = outcome.usage.total_tokens if outcome.usage else None
         line = summary_line(outcome.status, outcome.duration_ms, tokens, outcome.cost, asked)
         click.echo(line, err=True)
     if outcome.output:
-        emit(outcome.output if outcome.output.endswith("\n") else outcome.output + "\n", options)
+        text = redact(outcome.output)
+        emit(text if text.endswith("\n") else text + "\n", options)
 
 
 def run_document(

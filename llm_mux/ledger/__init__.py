@@ -4,17 +4,15 @@ Input: runs as they happen (`recorder`: an observer plus start/finish hooks).
 Output: `$XDG_STATE_HOME/llm-mux/runs.db` (mode 0600, WAL; tables in
 `schema`), one output file per step under `runs/<run_id>/`, and what
 `llm-mux runs list | show` print (`reads`, `commands`). Secrets are redacted
-before anything is written (`redact`).
+before anything is written (`llm_mux.redact`).
 """
 
 from __future__ import annotations
 
 from .recorder import RunRecorder, abort_run, finish_run, recording, start_run
-from ..redact import Redactor
 from .schema import ledger_path, run_directory
 
 __all__ = [
-    "Redactor",
     "RunRecorder",
     "abort_run",
     "finish_run",

@@ -35,9 +35,9 @@ from llm_mux.compiler.plan import Plan, StepPlan
 from ..context import RunInfo
 from ..database import DatabaseError, open_database, transaction
 from ..interpreter import RunOutcome
+from ..redact import Redactor
 from ..results import StepResult, Usage
 from ..runtime import Observer
-from ..redact import Redactor
 from .schema import LEDGER_SCHEMA, OUTPUT_LIMIT, ledger_path
 
 __all__ = ["RunRecorder", "abort_run", "finish_run", "recording", "start_run"]
