@@ -93,6 +93,8 @@ class _File:
         if old is None and new is None:
             raise EditError("a diff header has /dev/null on both sides ('---' and '+++')")
         self.old_path, self.new_path = _strip_prefixes(old, new)
+        if "" in (self.old_path, self.new_path):
+            raise EditError("a diff header ('---' or '+++') names no file")
         self.has_header = True
 
     def note_git_line(self, line: str) -> None:

@@ -198,3 +198,128 @@ def test_any_api_response_is_a_completion_or_a_backend_error(
                 assert isinstance(completion.text, str)
 
     asyncio.run(call())
+
+
+# -- edit payloads ----------------------------------------------------------------------
+HOSTILE_PATHS = [
+    "../outside.txt",
+    "/tmp/llm-mux-abs.txt",
+    ".git/config",
+    "link/escape.txt",
+    "a/../../up.txt",
+    "~/home.txt",
+    "ok.txt",
+    "sub/new.txt",
+    "",
+    ".",
+]
+
+
+@st.composite
+def edit_payload(draw: st.DrawFn) -> str:
+    path = draw(st.sampled_from(HOSTILE_PATHS))
+    old = draw(st.sampled_from(["hello", "hello\n", "", "missing", "l"]))
+    new = draw(st.text(max_size=20))
+    shapes = [
+        json.dumps({"path": path, "old": old, "new": new}),
+        json.dumps({"edits": [{"file": path, "content": new}, {"path": path, "delete": True}]}),
+        json.dumps([{"path": path, "old": old, "new": new}] * 2),
+        f"--- a/{path}\n+++ b/{path}\n@@ -1,1 +1,1 @@\n-{old}\n+{new}\n",
+        f"Here you go:\n```diff\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1 @@\n+{new}\n```\n",
+        draw(st.text(max_size=120)),
+    ]
+    text = draw(st.sampled_from(shapes))
+    if draw(st.booleans()):
+        cut = draw(st.integers(0, len(text)))
+        text = (
+            text[:cut] + draw(st.sampled_from(["", "\x00", "}", "@@", "\n+++ b/x\n"])) + text[cut:]
+        )
+    return text
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@FAST
+@given(edit_payload())
+def test_edit_payloads_never_write_outside_the_project(payload: str) -> None:
+    import tempfile
+
+    from llm_mux.edits import EditError, Transaction, parse_edits, plan_changes
+
+    with tempfile.TemporaryDirectory() as base:
+        outside = Path(base)
+        root = outside / "project"
+        (root / ".git").mkdir(parents=True)
+        (root / ".git" / "config").write_text("[core]\n")
+        (root / "ok.txt").write_text("hello\n")
+        (root / "link").symlink_to(outside)
+        (outside / "outside.txt").write_text("keep me\n")
+        before_outside = _snapshot(outside)
+        before = _snapshot(root)
+        try:
+            changes = plan_changes(parse_edits(payload), root)
+        except EditError as error:
+            assert str(error)
+            changes = ()
+        for change in changes:
+            resolved = change.target.resolve()
+            assert resolved.is_relative_to(root.resolve()), change.target
+            assert ".git" not in resolved.relative_to(root.resolve()).parts
+        transaction = Transaction()
+        transaction.apply(changes)
+        assert transaction.rollback() == []
+        assert _snapshot(root) == before
+        assert _snapshot(outside) == before_outside
+        assert not Path("/tmp/llm-mux-abs.txt").exists()
+
+
+# -- store payloads ---------------------------------------------------------------------
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "facts",
+                    "relationships",
+                    "entities",
+                    "project",
+                    "fact",
+                    "source",
+                    "confidence",
+                    "from",
+                    "to",
+                    "type",
+                    "entity_type",
+                    "entity_name",
+                    "properties",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=15,
+)
+
+
+@FAST
+@given(document=JSONISH, prose=st.booleans())
+def test_store_payloads_are_parsed_or_refused(document: object, prose: bool) -> None:
+    from llm_mux.memory.items import NoDocument, parse_batch
+
+    text = json.dumps(document)
+    if prose:
+        text = f"Here is what I found:\n```json\n{text}\n```\nThanks."
+    try:
+        batch = parse_batch(text)
+    except NoDocument as error:
+        assert str(error)
+    else:
+        assert batch is not None
