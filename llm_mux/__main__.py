@@ -1,0 +1,5 @@
+"""`python -m llm_mux`: the same as the `llm-mux` command."""
+
+from .cli import main
+
+main()
