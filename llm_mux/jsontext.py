@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-__all__ = ["extract_json", "json_array"]
+__all__ = ["describe_json", "extract_json", "json_array"]
 
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\r?\n(.*?)\r?\n?```", re.DOTALL)
 
@@ -53,3 +53,22 @@ def json_array(text: str) -> list[object] | None:
         if isinstance(value, list):
             return value
     return None
+
+
+def describe_json(value: object) -> str:
+    """A JSON value named in an error message: "the number 3", "a list", "null"."""
+    match value:
+        case None:
+            return "null"
+        case bool():
+            return "true or false"
+        case int() | float():
+            return f"the number {value:g}"
+        case str():
+            shown = value if len(value) <= 40 else value[:39] + "…"
+            return f"the text {json.dumps(shown, ensure_ascii=False)}"
+        case list():
+            return "a list"
+        case dict():
+            return "an object"
+    return type(value).__name__

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
+from ..jsontext import describe_json
 from .fences import fenced_blocks
 from .model import DeleteFile, Edit, EditError, Replace, WriteFile
 
@@ -89,14 +90,14 @@ def _items(value: object) -> Sequence[object]:
     if isinstance(value, dict) and "edits" in value:
         edits = value["edits"]
         if not isinstance(edits, list):
-            raise EditError(f'"edits" must be a list of edits, not {_kind(edits)}')
+            raise EditError(f'"edits" must be a list of edits, not {describe_json(edits)}')
         return edits
     return value if isinstance(value, list) else [value]
 
 
 def _edit(index: int, item: object) -> Edit:
     if not isinstance(item, dict):
-        raise EditError(f"edit {index} is {_kind(item)}, not an object with a path")
+        raise EditError(f"edit {index} is {describe_json(item)}, not an object with a path")
     path = _path(index, item)
     where = f"edit {index} ({path})"
     if item.get("delete") is True:
@@ -128,23 +129,5 @@ def _path(index: int, item: Mapping[str, object]) -> str:
 def _text(where: str, item: Mapping[str, object], key: str) -> str:
     value = item[key]
     if not isinstance(value, str):
-        raise EditError(f'{where}: "{key}" must be a string, not {_kind(value)}')
+        raise EditError(f'{where}: "{key}" must be a string, not {describe_json(value)}')
     return value
-
-
-def _kind(value: object) -> str:
-    match value:
-        case None:
-            return "null"
-        case bool():
-            return "true or false"
-        case int() | float():
-            return "a number"
-        case str():
-            return "a string"
-        case list():
-            return "a list"
-        case dict():
-            return "an object"
-        case _:
-            return type(value).__name__

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from ..jsontext import describe_json
+
 __all__ = [
     "KINDS",
     "Batch",
@@ -117,7 +119,7 @@ def parse_batch(text: str) -> Batch:
             if isinstance(value, list):
                 raw[kind].extend(value)
             else:
-                problem = f"must be a list, got {_kind_of(value)}"
+                problem = f"must be a list, got {describe_json(value)}"
                 section_problems.append(Skipped(kind, None, problem))
     facts, fact_problems = _check_all(raw["facts"], "fact", _fact)
     relationships, relationship_problems = _check_all(
@@ -163,7 +165,7 @@ def _check_all(
     bad: list[Skipped] = []
     for index, value in enumerate(values):
         if not isinstance(value, dict):
-            bad.append(Skipped(kind, index, f"is {_kind_of(value)}, not an object"))
+            bad.append(Skipped(kind, index, f"is {describe_json(value)}, not an object"))
             continue
         try:
             good.append(check(value))
@@ -197,7 +199,7 @@ def _entity(item: Mapping[str, object]) -> Entity:
     if properties is None:
         properties = {}
     elif not isinstance(properties, dict):
-        raise _Invalid(f'"properties" must be an object, got {_kind_of(properties)}')
+        raise _Invalid(f'"properties" must be an object, got {describe_json(properties)}')
     return Entity(
         entity_type=_text(item, "entity_type"),
         entity_name=_text(item, "entity_name"),
@@ -228,7 +230,7 @@ def _optional_text(item: Mapping[str, object], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _Invalid(f'"{key}" must be text, got {_kind_of(value)}')
+        raise _Invalid(f'"{key}" must be text, got {describe_json(value)}')
     return value.strip() or None
 
 
@@ -239,25 +241,7 @@ def _confidence(item: Mapping[str, object], *, required: bool) -> float | None:
             raise _Invalid('missing "confidence"')
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _Invalid(f'"confidence" must be a number from 0 to 1, got {_kind_of(value)}')
+        raise _Invalid(f'"confidence" must be a number from 0 to 1, got {describe_json(value)}')
     if not 0 <= value <= 1:
         raise _Invalid(f'"confidence" must be from 0 to 1, got {value:g}')
     return float(value)
-
-
-def _kind_of(value: object) -> str:
-    match value:
-        case None:
-            return "null"
-        case bool():
-            return "true or false"
-        case int() | float():
-            return f"the number {value:g}"
-        case str():
-            shown = value if len(value) <= 40 else value[:39] + "…"
-            return f"the text {json.dumps(shown, ensure_ascii=False)}"
-        case list():
-            return "a list"
-        case dict():
-            return "an object"
-    return type(value).__name__

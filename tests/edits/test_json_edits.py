@@ -168,7 +168,7 @@ def test_one_bad_edit_means_no_edit_is_written(repo: Path) -> None:
             'edit 1 (calc.py): "content" must be a string, not a list',
         ),
         ({"edits": {"path": "calc.py"}}, '"edits" must be a list of edits, not an object'),
-        ([{"path": "x", "content": ""}, "y"], "edit 2 is a string, not an object with a path"),
+        ([{"path": "x", "content": ""}, "y"], 'edit 2 is the text "y", not an object with a path'),
         ({"path": "calc.py", "old": "", "new": "x"}, 'calc.py: "old" is empty'),
         ({"path": "gone.py", "old": "x", "new": "y"}, 'gone.py: does not exist, so its "old" text'),
         ({"path": "gone.py", "delete": True}, "gone.py: cannot be deleted: it does not exist"),
