@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -35,11 +36,25 @@ def places_for(options: GlobalOptions) -> Places:
     return find_places(cwd, environment())
 
 
-def emit(text: str, options: GlobalOptions) -> None:
-    """The command's result: stdout, and the --output-file when given."""
-    sys.stdout.write(text)
+_WRITE_CHUNK = 1 << 20  # characters: a huge result is encoded a piece at a time
+
+
+def emit(text: str, options: GlobalOptions, *, end: str = "") -> None:
+    """The command's result, then `end`: stdout, and the --output-file when given.
+
+    Written in pieces and never concatenated with `end`, so a 200 MB output costs no
+    second (or third, encoded) copy of itself.
+    """
+    _write(sys.stdout, text, end)
     if options.output_file is not None:
-        options.output_file.write_text(text, encoding="utf-8")
+        with options.output_file.open("w", encoding="utf-8") as file:
+            _write(file, text, end)
+
+
+def _write(stream: TextIO, text: str, end: str) -> None:
+    for start in range(0, len(text), _WRITE_CHUNK):
+        stream.write(text[start : start + _WRITE_CHUNK])
+    stream.write(end)
 
 
 def validate_command(

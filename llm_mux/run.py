@@ -224,7 +224,7 @@ def _report(
         click.echo(line, err=True)
     if outcome.output:
         text = redact(outcome.output)
-        emit(text if text.endswith("\n") else text + "\n", options)
+        emit(text, options, end="" if text.endswith("\n") else "\n")
 
 
 def run_document(
