@@ -10,10 +10,11 @@ signal exits immediately with 130.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import TypeVar
 
 from .errors import EXIT_INTERRUPTED
@@ -29,6 +30,43 @@ def run_until_interrupted(work: Coroutine[object, object, T]) -> T:
 
 
 async def _guarded(work: Coroutine[object, object, T]) -> T:
+    with _pidfd_child_watcher():
+        return await _until_signalled(work)
+
+
+@contextlib.contextmanager
+def _pidfd_child_watcher() -> Iterator[None]:
+    """Reap the run's subprocesses through pidfds, not with a thread per child.
+
+    Python 3.11's default child watcher starts (and waits for) a thread for every
+    subprocess, a third of the parent's cost of a trivial shell step; Linux's
+    pidfds (kernel 5.3+) let the event loop itself see a child exit. Python 3.12
+    picks that watcher by itself. The previous watcher is restored after the run.
+    """
+    if sys.version_info >= (3, 12) or not _pidfds_work():
+        yield
+        return
+    policy = asyncio.get_event_loop_policy()
+    previous = policy.get_child_watcher()
+    watcher = asyncio.PidfdChildWatcher()
+    watcher.attach_loop(asyncio.get_running_loop())
+    policy.set_child_watcher(watcher)
+    try:
+        yield
+    finally:
+        policy.set_child_watcher(previous)
+        watcher.close()
+
+
+def _pidfds_work() -> bool:
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):  # not Linux, or a kernel older than 5.3
+        return False
+    return True
+
+
+async def _until_signalled(work: Coroutine[object, object, T]) -> T:
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
