@@ -149,6 +149,14 @@ def plan(
     metavar="STEP=VALUE",
     help="Answer an input step without asking (repeatable).",
 )
+@click.option(
+    "--context",
+    "context_files",
+    multiple=True,
+    metavar="FILE",
+    type=click.Path(path_type=Path),
+    help="Put this file, under a header naming it, before every query prompt (repeatable).",
+)
 @click.option("--dry-run", is_flag=True, help="Compile and show what would run; run nothing.")
 @click.option(
     "--preview", is_flag=True, help="Run, but apply steps only show their edits as a diff."
@@ -162,6 +170,7 @@ def run(
     workflow: str | None,
     assignments: tuple[str, ...],
     answers: tuple[str, ...],
+    context_files: tuple[Path, ...],
     dry_run: bool,
     preview: bool,
     show_help: bool,
@@ -175,7 +184,13 @@ def run(
             return 0 if show_help else 2
         return workflow_help(options, workflow)
     return run_command(
-        options, workflow, assignments, answers=answers, dry_run=dry_run, preview=preview
+        options,
+        workflow,
+        assignments,
+        answers=answers,
+        dry_run=dry_run,
+        preview=preview,
+        context_files=context_files,
     )
 
 
@@ -240,6 +255,26 @@ def runs_show(options: GlobalOptions, run_id: str) -> int:
     from .ledger.commands import runs_show_command
 
     return runs_show_command(options, run_id)
+
+
+@runs.command(name="resume")
+@click.argument("run_id")
+@click.option(
+    "--input",
+    "answers",
+    multiple=True,
+    metavar="STEP=VALUE",
+    help="Answer an input step that runs again (repeatable).",
+)
+@click.option("--dry-run", is_flag=True, help="Say which steps would be reused; run nothing.")
+@with_globals
+def runs_resume(
+    options: GlobalOptions, run_id: str, answers: tuple[str, ...], dry_run: bool
+) -> int:
+    """Finish a failed or cancelled run: reuse steps whose inputs are unchanged, run the rest."""
+    from .ledger.resume import runs_resume_command
+
+    return runs_resume_command(options, run_id, answers=answers, dry_run=dry_run)
 
 
 @cli.group(cls=_Group)

@@ -29,7 +29,7 @@ from .jsontext import json_array
 from .rendering import RenderError, evaluate_expression, holds
 from .results import StepResult, Usage, add_usage
 from .runtime import Runtime
-from .steps import execute_action
+from .steps import execute_action, step_inputs
 
 __all__ = ["Interpreter", "RunOutcome", "RunStatus"]
 
@@ -156,11 +156,17 @@ class Interpreter:
             return await self._for_each(step, step.for_each_expr, context)
         return await self._attempts(step, context)
 
-    async def _attempts(self, step: StepPlan, context: Mapping[str, object]) -> StepResult:
-        """The condition, then up to `retries + 1` attempts, each bounded by the timeout."""
+    async def _attempts(
+        self, step: StepPlan, context: Mapping[str, object], item: int | None = None
+    ) -> StepResult:
+        """The condition, a recorded result to reuse, or up to `retries + 1` attempts,
+        each bounded by the timeout."""
         skipped = self._skip(step, context)
         if skipped is not None:
             return skipped
+        reused = self._reused(step, context, item)
+        if reused is not None:
+            return reused
         attempt = 0
         while True:
             attempt += 1
@@ -178,6 +184,18 @@ class Interpreter:
         except RenderError as error:
             return StepResult(step.name, step.type, "failed", error=str(error))
         return None if true else StepResult(step.name, step.type, "skipped")
+
+    def _reused(
+        self, step: StepPlan, context: Mapping[str, object], item: int | None
+    ) -> StepResult | None:
+        """A resumed run's recorded result for these exact inputs, if there is one."""
+        if self.runtime.reuse is None:
+            return None
+        try:
+            inputs = step_inputs(step, context, preamble=self.runtime.preamble)
+        except RenderError:
+            return None  # the attempt fails the same way and says why
+        return self.runtime.reuse.recall(step.name, item, inputs)
 
     async def _attempt(self, step: StepPlan, context: Mapping[str, object]) -> StepResult:
         try:
@@ -205,7 +223,7 @@ class Interpreter:
             try:
                 async with gate:
                     scope = item_context(context, items[index], index, len(items))
-                    result = await self._attempts(step, scope)
+                    result = await self._attempts(step, scope, index)
             except asyncio.CancelledError:
                 results[index] = StepResult(item_name, step.type, "cancelled")
                 raise
@@ -278,16 +296,27 @@ def _combine(step: StepPlan, items: Sequence[StepResult]) -> StepResult:
 
 
 def _run_cost(results: Iterable[StepResult]) -> float | None:
-    """Sum of known costs; None when any step that called a backend has no price."""
+    """Sum of known costs; None when any step that asked a model has no known cost."""
     total = 0.0
     known = False
     for result in results:
         if result.cost is not None:
             total += result.cost
             known = True
-        elif result.usage is not None or (result.type == "query" and result.succeeded):
+        elif _may_have_paid(result):
             return None
     return total if known else None
+
+
+def _may_have_paid(result: StepResult) -> bool:
+    """Whether a result without a cost stands for tokens someone may have paid for.
+
+    A query step that ran (even one cut short by a timeout or a cancel) may
+    have been billed; a skipped or never-started one was not.
+    """
+    if result.usage is not None:
+        return True
+    return result.type == "query" and result.status not in ("skipped", "pending")
 
 
 def _ms_since(started: float) -> int:

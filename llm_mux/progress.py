@@ -16,6 +16,7 @@ from typing import TextIO
 from llm_mux.compiler.plan import Query, StepPlan
 
 from .results import StepResult
+from .tables import format_cost
 
 __all__ = ["PlainProgress", "make_progress", "summary_line"]
 
@@ -42,6 +43,9 @@ def describe_finish(result: StepResult) -> str:
     parts = [f"{_MARKS[result.status]} {result.name}"]
     if result.status == "skipped":
         return parts[0] + " skipped"
+    reused = result.details.get("reused_from")
+    if isinstance(reused, str):
+        return f"{parts[0]} reused from run {reused}"
     details = [f"{result.duration_ms / 1000:.1f}s"]
     if result.backends:
         details.append(", ".join(result.backends))
@@ -150,5 +154,5 @@ def summary_line(
         return text
     if total_tokens is not None:
         text += f" · {total_tokens} tokens"
-    text += f" · cost {cost:.4f}" if cost is not None else " · cost unknown"
+    text += f" · cost {format_cost(cost)}" if cost is not None else " · cost unknown"
     return text

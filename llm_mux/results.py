@@ -21,6 +21,8 @@ __all__ = [
     "StepsView",
     "Usage",
     "add_usage",
+    "result_from_record",
+    "result_record",
 ]
 
 Status = Literal["succeeded", "failed", "skipped", "cancelled", "pending"]
@@ -168,6 +170,97 @@ class StepResult:
         }
         document.update(self.details)
         return document
+
+
+def result_record(result: StepResult, *, with_output: bool = False) -> dict[str, object]:
+    """Everything needed to rebuild `result` later (`runs resume`), as JSON-ready data.
+
+    The step's own output is left out (the ledger keeps it in `output` and the
+    output file), and so are its backend calls; a for_each step keeps its
+    items, outputs included, and rebuilds `outputs` from them.
+    """
+    outputs: object = None
+    if isinstance(result.outputs, Outputs):
+        outputs = result.outputs.to_json()  # an object: JSON keeps its order
+    elif result.items is None:
+        outputs = list(result.outputs)
+    record: dict[str, object] = {
+        "type": result.type,
+        "status": result.status,
+        "outputs": outputs,
+        "error": result.error,
+        "backend": result.backend,
+        "backends": list(result.backends),
+        "errors": dict(result.errors),
+        "json": result.json,
+        "exit_code": result.exit_code,
+        "items": None
+        if result.items is None
+        else [result_record(item, with_output=True) for item in result.items],
+        "attempts": result.attempts,
+        "inputs": dict(result.inputs),
+        # Backend calls are rows of their own in the ledger, and a reuse makes none.
+        "details": {key: value for key, value in result.details.items() if key != "calls"},
+    }
+    if with_output:
+        record["output"] = result.output
+    return record
+
+
+def result_from_record(name: str, record: Mapping[str, object], output: str) -> StepResult:
+    """The result `result_record` describes, with `output` put back."""
+    items = record.get("items")
+    rebuilt = (
+        tuple(
+            result_from_record(f"{name}[{index}]", item, str(item.get("output", "")))
+            for index, item in enumerate(items)
+            if isinstance(item, Mapping)
+        )
+        if isinstance(items, list)
+        else None
+    )
+    return StepResult(
+        name,
+        str(record.get("type", "")),
+        _status(record.get("status")),
+        output=output,
+        outputs=_outputs(record.get("outputs"), rebuilt),
+        error=_text(record.get("error")),
+        backend=_text(record.get("backend")),
+        backends=tuple(str(b) for b in _list(record.get("backends"))),
+        errors={str(k): str(v) for k, v in _mapping(record.get("errors")).items()},
+        json=record.get("json"),
+        exit_code=code if isinstance(code := record.get("exit_code"), int) else None,
+        items=rebuilt,
+        attempts=count if isinstance(count := record.get("attempts"), int) else 0,
+        inputs={str(k): str(v) for k, v in _mapping(record.get("inputs")).items()},
+        details=dict(_mapping(record.get("details"))),
+    )
+
+
+def _outputs(value: object, items: tuple[StepResult, ...] | None) -> Outputs | tuple[str, ...]:
+    if items is not None:
+        return tuple(item.output for item in items)
+    if isinstance(value, Mapping):
+        return Outputs([(str(name), str(text)) for name, text in value.items()])
+    return tuple(str(text) for text in _list(value))
+
+
+def _status(value: object) -> Status:
+    statuses: tuple[Status, ...] = ("succeeded", "failed", "skipped", "cancelled", "pending")
+    return next((status for status in statuses if status == value), "pending")
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
 
 
 class StepsView:

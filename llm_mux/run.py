@@ -1,9 +1,10 @@
 """`llm-mux run`: compile, bind args, execute, report.
 
-Input: the command line (workflow, `KEY=VALUE` args, `--input`, `--dry-run`).
-Output: progress on stderr, the final output once on stdout (or one JSON
-document with `--output json`), and the exit code: 0 succeeded, 1 failed,
-130 interrupted.
+Input: the command line (workflow, `KEY=VALUE` args, `--input`, `--context`,
+`--dry-run`). Output: progress on stderr, the final output once on stdout (or
+one JSON document with `--output json`), and the exit code: 0 succeeded,
+1 failed, 130 interrupted. `execute_plan` is the part `runs resume` shares:
+a compiled plan and its args in, a recorded run and its exit code out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import secrets
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import click
 
@@ -21,10 +24,11 @@ from llm_mux.compiler.plan import ArgSpec, Plan, Query
 from llm_mux.compiler.render import to_text
 
 from .arguments import bind_args, describe_args, parse_assignments
-from .commands import compile_plan, emit, places_for
+from .commands import Compiled, compile_plan, emit, places_for
 from .config import environment
 from .context import RunInfo, base_context
-from .ecosystems import detect_ecosystem
+from .context_files import ContextFile, preamble, read_context_files
+from .ecosystems import EcosystemView, detect_ecosystem
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
 from .interpreter import Interpreter, RunOutcome
 from .ledger import finish_run, recording
@@ -34,11 +38,19 @@ from .paths import Places
 from .progress import make_progress, summary_line
 from .redact import Redactor
 from .rendering import RenderError, render
-from .runtime import NullObserver, Observer, Runtime
+from .runtime import NullObserver, Observer, Reuse, Runtime
 from .signals import run_until_interrupted
 from .trust import TrustStore, ensure_trusted
 
-__all__ = ["run_command", "workflow_help"]
+__all__ = [
+    "RunSettings",
+    "execute_plan",
+    "parse_inputs",
+    "resolve_args",
+    "run_command",
+    "template_base",
+    "workflow_help",
+]
 
 
 def run_command(
@@ -49,29 +61,46 @@ def run_command(
     answers: Sequence[str],
     dry_run: bool,
     preview: bool = False,
+    context_files: Sequence[Path] = (),
 ) -> int:
     places = places_for(options)
     compiled = compile_plan(options, workflow)
-    plan, config = compiled.plan, compiled.config
+    plan = compiled.plan
     env = environment()
     args = resolve_args(plan.args, bind_args(plan.args, parse_assignments(assignments)), env)
-    inputs = _parse_inputs(answers, plan)
+    inputs = parse_inputs(answers, plan)
+    context = read_context_files(context_files, places.cwd)
     if dry_run:
         emit(dry_run_text(plan, args), options)
         return 0
+    settings = RunSettings(inputs=inputs, context=context, preview=preview)
+    return execute_plan(options, places, compiled, args, settings)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """How to run a compiled plan, beyond its args."""
+
+    inputs: Mapping[str, str] = field(default_factory=dict)  # --input answers
+    context: Sequence[ContextFile] = ()  # --context files
+    preview: bool = False  # apply steps show their edits, write nothing
+    reuse: Reuse | None = None  # recorded results a resumed run takes over
+    resumed_from: str | None = None  # the id of the run this one resumes
+
+
+def execute_plan(
+    options: GlobalOptions,
+    places: Places,
+    compiled: Compiled,
+    args: Mapping[str, object],
+    settings: RunSettings,
+) -> int:
+    """Run a compiled plan, record it in the ledger, report it; the exit code."""
+    plan = compiled.plan
+    env = environment()
     ensure_trusted(compiled.files, TrustStore.at(places.state_dir), override=options.trust, env=env)
-    ecosystem, why_not = detect_ecosystem(config, places.cwd, env)
-    ecosystem = with_memory(ecosystem, places.user_dir)  # ecosystem.memory, read on demand
     run = _new_run(places)
-    base = base_context(
-        plan,
-        args=args,
-        env=env,
-        root=places.project_root,
-        run=run,
-        ecosystem=ecosystem,
-        no_ecosystem_reason=why_not,
-    )
+    base, ecosystem = template_base(compiled, places, env, args, run)
     redact = Redactor.for_run(env, plan.backends.values())
     observer = _observer(options, redact)
     # The run ledger: the recorder forwards to `observer` and records each step.
@@ -84,8 +113,10 @@ def run_command(
         root=places.project_root,
         ecosystem=ecosystem.name if ecosystem else None,
         inner=observer,
+        invocation=invocation(options, places, compiled, settings),
+        resumed_from=settings.resumed_from,
     ) as recorder:
-        work = _execute(plan, base, places, env, recorder, inputs, preview=preview)
+        work = _execute(plan, base, places, env, recorder, settings)
         outcome = run_until_interrupted(work)
         finish_run(recorder, outcome)
     _close(observer)
@@ -95,15 +126,48 @@ def run_command(
     return 0 if outcome.success else EXIT_FAILED
 
 
+def template_base(
+    compiled: Compiled,
+    places: Places,
+    env: Mapping[str, str],
+    args: Mapping[str, object],
+    run: RunInfo,
+) -> tuple[dict[str, object], EcosystemView | None]:
+    """The template context every step starts from, and the detected ecosystem."""
+    ecosystem, why_not = detect_ecosystem(compiled.config, places.cwd, env)
+    ecosystem = with_memory(ecosystem, places.user_dir)  # ecosystem.memory, read on demand
+    base = base_context(
+        compiled.plan,
+        args=args,
+        env=env,
+        root=places.project_root,
+        run=run,
+        ecosystem=ecosystem,
+        no_ecosystem_reason=why_not,
+    )
+    return base, ecosystem
+
+
+def invocation(
+    options: GlobalOptions, places: Places, compiled: Compiled, settings: RunSettings
+) -> dict[str, object]:
+    """What `runs resume` needs to start this run again the same way (absolute paths)."""
+    return {
+        "cwd": str(places.cwd),
+        "workflow": str(compiled.files[-1].resolve()),
+        "configs": [str((places.cwd / path).resolve()) for path in options.configs],
+        "context": [{"name": file.name, "path": str(file.path)} for file in settings.context],
+        "team": options.team,
+    }
+
+
 async def _execute(
     plan: Plan,
     base: Mapping[str, object],
     places: Places,
     env: Mapping[str, str],
     observer: Observer,
-    inputs: Mapping[str, str],
-    *,
-    preview: bool,
+    settings: RunSettings,
 ) -> RunOutcome:
     from .backends import BackendPool
 
@@ -115,9 +179,11 @@ async def _execute(
             env,
             pool,
             observer,
-            inputs,
+            settings.inputs,
             interactive=sys.stdin.isatty(),
-            preview_edits=preview,
+            preview_edits=settings.preview,
+            preamble=preamble(settings.context),
+            reuse=settings.reuse,
         )
         return await Interpreter(plan, runtime, base).run()
 
@@ -133,7 +199,7 @@ def routed_backends(plan: Plan) -> list[str]:
 
 # -- args ----------------------------------------------------------------------------
 def resolve_args(
-    specs: Sequence[ArgSpec], given: Mapping[str, str], env: Mapping[str, str]
+    specs: Sequence[ArgSpec], given: Mapping[str, object], env: Mapping[str, str]
 ) -> dict[str, object]:
     """Given values, then defaults in declaration order (a default may use earlier args)."""
     values: dict[str, object] = dict(given)
@@ -152,7 +218,7 @@ def resolve_args(
     return values
 
 
-def _parse_inputs(answers: Sequence[str], plan: Plan) -> dict[str, str]:
+def parse_inputs(answers: Sequence[str], plan: Plan) -> dict[str, str]:
     names = {step.name for step in plan.steps if step.type == "input"}
     parsed: dict[str, str] = {}
     for answer in answers:

@@ -3,7 +3,9 @@
 Input: assembled by `llm_mux.run` for one run. Output: a `Runtime` handed to
 the interpreter and to every step executor — the project root, the
 environment, the backend pool, `--input` answers, whether a person is at the
-terminal, and the observer that shows progress (and records the run).
+terminal, the observer that shows progress (and records the run), the
+`--context` preamble of every query prompt, and, when a run resumes another,
+the `Reuse` consulted before each step.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .results import StepResult
 if TYPE_CHECKING:
     from .backends.pool import BackendPool
 
-__all__ = ["NullObserver", "Observer", "Runtime"]
+__all__ = ["NullObserver", "Observer", "Reuse", "Runtime"]
 
 
 class Observer(Protocol):
@@ -53,6 +55,20 @@ class NullObserver:
         return contextlib.nullcontext()
 
 
+class Reuse(Protocol):
+    """Results of an earlier run that a resumed run takes over instead of running again.
+
+    The interpreter asks after a step's condition held and before its first
+    attempt (per item, for for_each), with the step's inputs freshly rendered
+    against this run's results: a step can only be matched once its
+    dependencies are known, so the decision is made as the run goes, not up front.
+    """
+
+    def recall(self, step: str, item: int | None, inputs: Mapping[str, str]) -> StepResult | None:
+        """The recorded result to reuse, or None to run the step (or item)."""
+        ...
+
+
 @dataclass(slots=True)
 class Runtime:
     plan: Plan
@@ -63,3 +79,5 @@ class Runtime:
     inputs: Mapping[str, str] = field(default_factory=dict)
     interactive: bool = False
     preview_edits: bool = False  # apply steps show their edits as a diff, write nothing
+    preamble: str = ""  # the --context files, put before every query prompt
+    reuse: Reuse | None = None  # a resumed run's recorded results

@@ -7,10 +7,11 @@ cell longer than `max_width` is cut with `…`; `--output json` carries the whol
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 
-__all__ = ["cell", "local_time", "render_table"]
+__all__ = ["cell", "format_cost", "local_time", "render_table"]
 
 
 def render_table(
@@ -37,6 +38,15 @@ def cell(value: object) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(map(str, value))
     return " ".join(str(value).split())  # one line: newlines and tabs become spaces
+
+
+def format_cost(cost: float) -> str:
+    """A cost in the prices' currency: 4 decimals, more for small sums so that
+    2 significant digits show (`0.0123`, `0.000045`), `0` for nothing."""
+    if cost <= 0:
+        return "0"
+    decimals = max(4, 1 - math.floor(math.log10(cost)))
+    return f"{cost:.{decimals}f}"
 
 
 def local_time(stamp: object) -> str:

@@ -2,7 +2,9 @@
 
 Input: the global options, a limit or a run id. Output: a table for people, or
 with `--output json` the rows themselves (`list`: a JSON list of runs; `show`:
-one run with its `steps` and their `calls`). Exit 0, or 2 for an unknown run.
+one run with its `steps` and their `calls`, each with tokens and cost; a
+resumed run names the run it resumed, a reused step the run it came from).
+Exit 0, or 2 for an unknown run. `runs resume` lives in `resume.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from ..commands import emit, places_for
 from ..options import GlobalOptions
-from ..tables import cell, local_time, render_table
+from ..tables import cell, format_cost, local_time, render_table
 from .reads import Row, list_runs, load_run
 from .schema import ledger_path, run_directory
 
@@ -29,6 +31,8 @@ def runs_show_command(options: GlobalOptions, run_id: str) -> int:
     state_dir = places_for(options).state_dir
     run = load_run(ledger_path(state_dir), run_id)
     run["directory"] = str(run_directory(state_dir, str(run["id"])))
+    for step in _steps(run):
+        step.pop("result", None)  # what `runs resume` reads back: the rest says it all
     emit(_json(run) if options.output == "json" else render_run(run), options)
     return 0
 
@@ -66,26 +70,59 @@ def render_run(run: Row) -> str:
         ("cost", _cost(run["cost"])),
         ("outputs", str(run["directory"])),
     ]
+    if run.get("resumed_from"):
+        fields.append(("resumes", f"run {run['resumed_from']}"))
     lines += [f"  {name + ':':<10} {value}" for name, value in fields]
     if run["error"]:
         lines.append(f"  {'error:':<10} {run['error']}")
-    steps = run["steps"]
-    assert isinstance(steps, list)
+    steps = _steps(run)
     lines += ["", render_table(_STEP_HEADERS, [_step_cells(s) for s in steps]).rstrip()]
+    calls = [_call_cells(step, call) for step in steps for call in _calls(step)]
+    if calls:
+        lines += ["", "backend calls:", render_table(_CALL_HEADERS, calls).rstrip()]
     errors = [line for step in steps for line in _step_errors(step)]
     if errors:
         lines += ["", "errors:", *errors]
     return "\n".join(lines) + "\n"
 
 
+def _steps(run: Row) -> list[Row]:
+    steps = run["steps"]
+    assert isinstance(steps, list)
+    return steps
+
+
+def _calls(step: Row) -> list[Row]:
+    calls = step["calls"]
+    assert isinstance(calls, list)
+    return calls
+
+
+_CALL_HEADERS = ("step", "backend", "model", "status", "attempts", "tokens", "cost")
+
+
+def _call_cells(step: Row, call: Row) -> tuple[str, ...]:
+    item = f"[{call['item']}]" if call["item"] is not None else ""
+    return (
+        f"{step['name']}{item}",
+        str(call["backend"]),
+        cell(call["model"]),
+        "ok" if call["ok"] else "failed",
+        cell(call["attempts"]),
+        _tokens(call["usage"], detail=True),
+        _cost(call.get("cost")),
+    )
+
+
 _STEP_HEADERS = ("step", "type", "status", "duration", "attempts", "backends", "tokens", "cost")
 
 
 def _step_cells(step: Row) -> tuple[str, ...]:
+    reused = " (reused)" if step.get("reused_from") else ""
     return (
         str(step["name"]),
         str(step["type"]),
-        str(step["status"]),
+        f"{step['status']}{reused}",
         _duration(step["duration_ms"]) if step["status"] != "pending" else "-",
         cell(step["attempts"] or None),
         _backends(step),
@@ -141,7 +178,7 @@ def _tokens(usage: object, *, detail: bool = False) -> str:
 
 
 def _cost(cost: object) -> str:
-    return f"{cost:.4f}" if isinstance(cost, int | float) else "-"
+    return format_cost(cost) if isinstance(cost, int | float) else "-"
 
 
 def _args(args: object) -> str:

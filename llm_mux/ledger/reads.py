@@ -2,7 +2,7 @@
 
 Input: the ledger path, a limit or a run id (a unique prefix will do). Output:
 plain dicts — JSON columns decoded, token counts gathered into `usage` — for
-`llm-mux runs list | show`. An unknown run id is a usage error (exit 2).
+`llm-mux runs list | show | resume`. An unknown run id is a usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def _with_usage(record: Row) -> Row:
 def _run(cursor: sqlite3.Cursor, row: Sequence[object]) -> Row:
     run = _with_usage(_columns(cursor, row))
     run["args"] = json.loads(str(run["args"] or "{}"))
+    run["invocation"] = _json(run.get("invocation")) or {}
     return run
 
 
@@ -105,7 +106,13 @@ def _step(cursor: sqlite3.Cursor, row: Sequence[object]) -> Row:
     step.pop("run_id")
     step["inputs"] = json.loads(str(step["inputs"])) if step["inputs"] else {}
     step["backends"] = json.loads(str(step["backends"])) if step["backends"] else []
+    step["result"] = _json(step.get("result"))
     return step
+
+
+def _json(text: object) -> object:
+    """A JSON column's value; None when empty (rows from before the column existed)."""
+    return json.loads(text) if isinstance(text, str) and text else None
 
 
 def _call(cursor: sqlite3.Cursor, row: Sequence[object]) -> Row:

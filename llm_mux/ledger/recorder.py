@@ -36,7 +36,7 @@ from ..context import RunInfo
 from ..database import DatabaseError, open_database, transaction
 from ..interpreter import RunOutcome
 from ..redact import Redactor
-from ..results import StepResult, Usage
+from ..results import StepResult, Usage, result_record
 from ..runtime import Observer
 from .schema import LEDGER_SCHEMA, OUTPUT_LIMIT, ledger_path
 
@@ -159,7 +159,16 @@ class RunRecorder:
             "exit_code": result.exit_code,
             **_tokens(result.usage),
             "cost": result.cost,
+            "result": self._result_json(result),
+            "reused_from": _reused_from(result),
         }
+
+    def _result_json(self, result: StepResult) -> str | None:
+        """What `runs resume` needs to reuse the step: a succeeded step, or the
+        succeeded items of a for_each step that failed."""
+        if result.status != "succeeded" and not result.items:
+            return None
+        return self.as_json(result_record(result))
 
     def _call_row(self, step: str, call: Mapping[str, object]) -> _Row:
         backend = str(call.get("backend"))
@@ -176,6 +185,7 @@ class RunRecorder:
             "attempts": call.get("attempts"),
             "duration_ms": call.get("duration_ms"),
             **_tokens(usage if isinstance(usage, Usage) else _usage_from(usage)),
+            "cost": cost if isinstance(cost := call.get("cost"), int | float) else None,
             "error": self.redact(str(error)) if error else None,
         }
 
@@ -210,8 +220,13 @@ def start_run(
     root: Path,
     ecosystem: str | None,
     inner: Observer,
+    invocation: Mapping[str, object] | None = None,
+    resumed_from: str | None = None,
 ) -> RunRecorder:
-    """Record the run as `running` and return the observer that records its steps."""
+    """Record the run as `running` and return the observer that records its steps.
+
+    `invocation` (JSON-ready) is how to start the run again (`runs resume`);
+    `resumed_from` the id of the run this one resumes."""
     redact = Redactor.for_run(env, plan.backends.values())
     run_dir = Path(run.dir)
     recorder = RunRecorder(_Ledger(ledger_path(state_dir)), plan, run.id, run_dir, redact, inner)
@@ -231,6 +246,8 @@ def start_run(
         "status": "running",
         "started_at": _now(),
         "output_step": plan.output,
+        "invocation": recorder.as_json(dict(invocation or {})),
+        "resumed_from": resumed_from,
     }
     recorder.ledger.write(lambda connection: _insert(connection, "runs", row))
     return recorder
@@ -295,11 +312,22 @@ def recording(
     root: Path,
     ecosystem: str | None,
     inner: Observer,
+    invocation: Mapping[str, object] | None = None,
+    resumed_from: str | None = None,
 ) -> Iterator[RunRecorder]:
     """`start_run` on entry; `abort_run` if the block raises; the ledger closed on exit.
     The block calls `finish_run` with the outcome when the run returns one."""
     recorder = start_run(
-        state_dir, run, plan, args=args, env=env, root=root, ecosystem=ecosystem, inner=inner
+        state_dir,
+        run,
+        plan,
+        args=args,
+        env=env,
+        root=root,
+        ecosystem=ecosystem,
+        inner=inner,
+        invocation=invocation,
+        resumed_from=resumed_from,
     )
     try:
         yield recorder
@@ -325,8 +353,8 @@ def _own_calls(result: StepResult) -> list[Mapping[str, object]]:
     recorded = result.details.get("calls")
     if isinstance(recorded, list):
         return [c for c in recorded if isinstance(c, Mapping)]
-    if result.type != "query":
-        return []
+    if result.type != "query" or "reused_from" in result.details:
+        return []  # a reused result called no backend in this run
     # Records dropped on the way (for_each items keep only `item` in details):
     # rebuild what the result still says — who answered, who failed.
     single = len(result.backends) + len(result.errors) == 1
@@ -340,6 +368,16 @@ def _own_calls(result: StepResult) -> list[Mapping[str, object]]:
         if not e.startswith("not available")  # passed over, never called
     ]
     return calls
+
+
+def _reused_from(result: StepResult) -> str | None:
+    """The run a reused step (or every item of a for_each step) was taken from."""
+    if result.items:
+        origins = {item.details.get("reused_from") for item in result.items}
+        origin = origins.pop() if len(origins) == 1 else None
+    else:
+        origin = result.details.get("reused_from")
+    return origin if isinstance(origin, str) else None
 
 
 def _usage_from(value: object) -> Usage | None:

@@ -9,7 +9,11 @@ Input: nothing. Output: `LEDGER_SCHEMA`, `ledger_path` and `run_directory`.
   (the first `OUTPUT_LIMIT` characters; the whole output is the step's file,
   `output_file`, under the run's directory), error, times, attempts, tokens.
 - `calls`: one row per backend called by a query step (per for_each item, with
-  `item` its index): backend, model, ok, attempts, tokens, duration, error.
+  `item` its index): backend, model, ok, attempts, tokens, cost, duration, error.
+- resuming (version 2): `runs.resumed_from` links a resumed run to the one it
+  resumed, `runs.invocation` says how to start the run again, `steps.result`
+  holds what a later resume needs to reuse the step, `steps.reused_from` marks
+  a step that was reused rather than run.
 
 Nothing here holds a header or an API key, and the recorder redacts secret
 environment values from every text before it is written.
@@ -94,7 +98,24 @@ _V1 = (
     "CREATE INDEX calls_step ON calls (run_id, step)",
 )
 
-LEDGER_SCHEMA = Schema("run ledger", (_V1,))
+# Version 2: what `runs resume` needs, and the price of each backend call.
+# - runs.resumed_from: the run this one resumed (NULL for a fresh run);
+#   runs.invocation: JSON of how the run was started that `run` cannot
+#   recompute (`cwd`, extra `configs`, `context` files, the `--team` option).
+# - steps.result: JSON of the step's result (`results.result_record`) minus
+#   its output, which is `output`/`output_file`; steps.reused_from: the run
+#   whose recorded result this step reused instead of running.
+# - calls.cost: the call's price, NULL when unknown.
+# Rows written by version 1 keep NULL there: such runs resume by running every step.
+_V2 = (
+    "ALTER TABLE runs ADD COLUMN resumed_from TEXT",
+    "ALTER TABLE runs ADD COLUMN invocation TEXT",
+    "ALTER TABLE steps ADD COLUMN result TEXT",
+    "ALTER TABLE steps ADD COLUMN reused_from TEXT",
+    "ALTER TABLE calls ADD COLUMN cost REAL",
+)
+
+LEDGER_SCHEMA = Schema("run ledger", (_V1, _V2))
 
 
 def ledger_path(state_dir: Path) -> Path:

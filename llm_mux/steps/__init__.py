@@ -4,6 +4,10 @@ Input: a `StepPlan`, the template context for this step (or item) and the
 `Runtime`. Output: a `StepResult` — `succeeded` or `failed` with an error a
 user can act on. Templates that cannot render raise `RenderError`, which the
 interpreter turns into a failed result.
+
+`step_inputs` renders what a step records as its `inputs` without running it:
+a resumed run compares them with the recorded ones before running a step. The
+executors build their `inputs` with the same functions, so the two agree.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from typing import assert_never
 
 from llm_mux.compiler.plan import Apply, Input, Query, Shell, StepPlan, Store
 
+from ..rendering import render
 from ..results import StepResult
 from ..runtime import Runtime
 
-__all__ = ["execute_action", "failed"]
+__all__ = ["execute_action", "failed", "step_inputs"]
 
 
 async def execute_action(
@@ -44,6 +49,30 @@ async def execute_action(
             from .apply import run_apply
 
             return await run_apply(step, action, context, runtime)
+        case _:
+            assert_never(action)
+
+
+def step_inputs(
+    step: StepPlan, context: Mapping[str, object], *, preamble: str = ""
+) -> dict[str, str]:
+    """The step's rendered inputs in `context` (raises `RenderError` like the step would)."""
+    action = step.action
+    match action:
+        case Shell():
+            return {"run": render(action.run, context, key="run", shell=True)}
+        case Query():
+            from .query import query_inputs
+
+            return query_inputs(action, context, preamble)
+        case Input():
+            return {"prompt": render(action.prompt, context, key="prompt")}
+        case Store():
+            return {"input": render(action.input, context, key="input")}
+        case Apply():
+            from .apply import apply_inputs
+
+            return apply_inputs(action, context)
         case _:
             assert_never(action)
 

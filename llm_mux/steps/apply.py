@@ -38,7 +38,7 @@ from ..runtime import Runtime
 from . import failed
 from .query import _call, _cost, _usage
 
-__all__ = ["default_retry_prompt", "run_apply"]
+__all__ = ["apply_inputs", "default_retry_prompt", "run_apply"]
 
 _SHOWN = 20_000  # characters of verify output kept (its end: where test failures are)
 _ERROR_LINES = 20  # lines of verify output quoted in the step's error
@@ -64,6 +64,14 @@ async def run_apply(
     session = _Session(step, action, context, runtime, source)
     async with _turn():
         return await session.run()
+
+
+def apply_inputs(action: Apply, context: Mapping[str, object]) -> dict[str, str]:
+    """The edits to apply (the source step's output) and the rendered verify command."""
+    source = _source_result(context, action.source)
+    edits = source.output if isinstance(source, StepResult) else ""
+    verify = render(action.verify, context, key="verify", shell=True) if action.verify else ""
+    return {"edits": edits, "verify": verify}
 
 
 def _turn() -> asyncio.Lock:
@@ -113,9 +121,8 @@ class _Session:
         self.context = context
         self.runtime = runtime
         self.source = source
-        self.verify = (
-            render(action.verify, context, key="verify", shell=True) if action.verify else None
-        )
+        self.inputs = apply_inputs(action, context)
+        self.verify = self.inputs["verify"] or None
         self.query = _source_query(runtime, action.source)
         self.transaction = Transaction()
         self.tried: list[_Tried] = []
@@ -245,12 +252,15 @@ class _Session:
             "verify_output": tried.verify_output,
             "diff": render_diff(tried.changes),
             "rolled_back": not kept and bool(tried.changes),
-            "calls": [_call(outcome) for outcome in self.calls],  # the re-asks
+            "calls": [self._call(outcome) for outcome in self.calls],  # the re-asks
         }
+
+    def _call(self, outcome: BackendOutcome) -> dict[str, object]:
+        return _call(outcome, self.runtime.plan.backends.get(outcome.backend))
 
     def _common(self) -> dict[str, object]:
         fields: dict[str, object] = {
-            "inputs": {"edits": self.source.output, "verify": self.verify or ""},
+            "inputs": self.inputs,
         }
         if self.calls:
             answered = [o.backend for o in self.calls if o.completion is not None]

@@ -13,10 +13,9 @@ from collections.abc import Mapping, Sequence
 
 from llm_mux.compiler.plan import Input, StepPlan
 
-from ..rendering import render
 from ..results import StepResult
 from ..runtime import Runtime
-from . import failed
+from . import failed, step_inputs
 
 __all__ = ["run_input"]
 
@@ -24,8 +23,8 @@ __all__ = ["run_input"]
 async def run_input(
     step: StepPlan, action: Input, context: Mapping[str, object], runtime: Runtime
 ) -> StepResult:
-    question = render(action.prompt, context, key="prompt")
-    inputs = {"prompt": question}
+    inputs = step_inputs(step, context)
+    question = inputs["prompt"]
     answer = runtime.inputs.get(step.name)
     if answer is None and runtime.interactive:
         with runtime.observer.pause():  # type: ignore[attr-defined]

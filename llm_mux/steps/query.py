@@ -23,22 +23,33 @@ from ..results import Outputs, StepResult, Usage, add_usage
 from ..runtime import Runtime
 from . import failed
 
-__all__ = ["run_query", "schema_check"]
+__all__ = ["call_cost", "query_inputs", "run_query", "schema_check"]
 
 
 async def run_query(
     step: StepPlan, action: Query, context: Mapping[str, object], runtime: Runtime
 ) -> StepResult:
-    prompt = render(action.prompt, context, key="prompt")
-    system = render(action.system, context, key="system") if action.system else None
+    inputs = query_inputs(action, context, runtime.preamble)
     if action.route is None:
         return failed(step, 'no role or backend to ask: set role = "…" or backend = "…"')
     check = None
     if action.output_schema is not None:
-        prompt += schema_instruction(action.output_schema)
         check = schema_check(action.output_schema, action.schema_retries)
-    routed = await runtime.pool.run_route(action.route, Request(prompt, system), check=check)
-    return _result(step, action, routed, runtime.plan.backends, {"prompt": prompt})
+    request = Request(inputs["prompt"], inputs.get("system"))
+    routed = await runtime.pool.run_route(action.route, request, check=check)
+    return _result(step, action, routed, runtime.plan.backends, inputs)
+
+
+def query_inputs(action: Query, context: Mapping[str, object], preamble: str) -> dict[str, str]:
+    """The prompt as sent — `preamble` (the `--context` files) first, the schema
+    instruction last — and the step's `system`, when it has one."""
+    prompt = preamble + render(action.prompt, context, key="prompt")
+    if action.output_schema is not None:
+        prompt += schema_instruction(action.output_schema)
+    inputs = {"prompt": prompt}
+    if action.system:
+        inputs["system"] = render(action.system, context, key="system")
+    return inputs
 
 
 def _result(
@@ -65,7 +76,7 @@ def _result(
         "cost": _cost(routed.outcomes, specs),
         "inputs": inputs,
         "json": _json(texts, action, parallel),
-        "details": {"calls": [_call(o) for o in routed.outcomes]},
+        "details": {"calls": [_call(o, specs.get(o.backend)) for o in routed.outcomes]},
     }
     if not routed.ok:
         return failed(step, routed.error or "no backend answered", **fields)
@@ -101,23 +112,57 @@ def _usage(outcomes: Sequence[BackendOutcome]) -> Usage | None:
     return total
 
 
+# Failures in which the provider did no work it bills for: nothing was generated.
+_UNBILLED = frozenset(
+    {
+        "rate_limit",
+        "connection",
+        "server",
+        "auth",
+        "client",
+        "not_found",
+        "too_large",
+        "unavailable",
+    }
+)
+
+
 def _cost(outcomes: Sequence[BackendOutcome], specs: Mapping[str, BackendSpec]) -> float | None:
-    """The price of every call; None as soon as one call has no usage or no price."""
+    """The price of every call; None as soon as one call's price cannot be known."""
     total = 0.0
     for outcome in outcomes:
-        spec = specs.get(outcome.backend)
-        prices = (spec.input_cost_per_million, spec.output_cost_per_million) if spec else (None,)
-        for attempt in outcome.attempts:
-            if attempt.usage is None or None in prices:
-                return None
-            total += (
-                attempt.usage.prompt_tokens * (spec.input_cost_per_million or 0.0)  # type: ignore[union-attr]
-                + attempt.usage.completion_tokens * (spec.output_cost_per_million or 0.0)  # type: ignore[union-attr]
-            ) / 1_000_000
+        cost = call_cost(outcome, specs.get(outcome.backend))
+        if cost is None:
+            return None
+        total += cost
     return total
 
 
-def _call(outcome: BackendOutcome) -> dict[str, object]:
+def call_cost(outcome: BackendOutcome, spec: BackendSpec | None) -> float | None:
+    """One backend's attempts priced from the usage they report.
+
+    An attempt refused before any work (HTTP 5xx, 429, 4xx, no connection)
+    costs nothing. An answer without usage, a backend without prices, or an
+    attempt that may have generated tokens before failing (a timeout, a CLI's
+    non-zero exit, a malformed answer) makes the cost unknown.
+    """
+    total = 0.0
+    for attempt in outcome.attempts:
+        if attempt.usage is None:
+            if attempt.error is not None and attempt.kind in _UNBILLED:
+                continue
+            return None
+        if spec is None:
+            return None
+        prices = (spec.input_cost_per_million, spec.output_cost_per_million)
+        if prices[0] is None or prices[1] is None:
+            return None
+        used = attempt.usage
+        total += (used.prompt_tokens * prices[0] + used.completion_tokens * prices[1]) / 1e6
+    return total
+
+
+def _call(outcome: BackendOutcome, spec: BackendSpec | None) -> dict[str, object]:
     """One backend's part in the step, as `--output json` and the run ledger record it."""
     usage = _usage([outcome])
     return {
@@ -128,6 +173,7 @@ def _call(outcome: BackendOutcome) -> dict[str, object]:
         "attempts": len(outcome.attempts),
         "duration_ms": outcome.duration_ms,
         "usage": usage.to_json() if usage else None,
+        "cost": call_cost(outcome, spec),
     }
 
 

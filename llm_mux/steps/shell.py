@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from llm_mux.compiler.plan import Shell, StepPlan
 
 from ..process import CommandNotFound, run_process
-from ..rendering import render
 from ..results import StepResult
 from ..runtime import Runtime
-from . import failed
+from . import failed, step_inputs
 
 __all__ = ["run_shell", "stderr_tail"]
 
@@ -26,8 +25,8 @@ _TAIL_LINES = 20
 async def run_shell(
     step: StepPlan, action: Shell, context: Mapping[str, object], runtime: Runtime
 ) -> StepResult:
-    command = render(action.run, context, key="run", shell=True)
-    inputs = {"run": command}
+    inputs = step_inputs(step, context)
+    command = inputs["run"]
     try:
         done = await run_process([action.shell, "-c", command], cwd=runtime.root, env=runtime.env)
     except CommandNotFound:

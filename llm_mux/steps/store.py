@@ -24,10 +24,9 @@ from ..database import DatabaseError
 from ..ecosystems import EcosystemView
 from ..memory import Batch, NoDocument, Stored, memory_path, parse_batch, store_batch
 from ..paths import find_places
-from ..rendering import render
 from ..results import StepResult
 from ..runtime import Runtime
-from . import failed
+from . import failed, step_inputs
 
 __all__ = ["run_store"]
 
@@ -35,8 +34,8 @@ __all__ = ["run_store"]
 async def run_store(
     step: StepPlan, action: Store, context: Mapping[str, object], runtime: Runtime
 ) -> StepResult:
-    text = render(action.input, context, key="input")
-    inputs = {"input": text}
+    inputs = step_inputs(step, context)
+    text = inputs["input"]
     ecosystem, why_not = _ecosystem(action, context)
     if ecosystem is None:
         return failed(step, why_not, inputs=inputs)
