@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import fnmatch
 import subprocess
 import sys
 import tomllib
@@ -43,6 +44,17 @@ def test_every_package_is_listed_for_installation() -> None:
             if "__pycache__" not in relative:
                 on_disk.add(".".join((package, *relative)))
     assert on_disk <= listed, f"add to [tool.setuptools] packages: {sorted(on_disk - listed)}"
+
+
+def test_builtin_workflows_are_shipped_as_package_data() -> None:
+    """`llm_mux/workflows/` holds no Python: only package-data patterns install it."""
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = data["package-data"]["llm_mux"]
+    shipped = sorted((REPO / "llm_mux" / "workflows").glob("*.toml"))
+    assert shipped, "no built-in workflow found"
+    for path in shipped:
+        relative = path.relative_to(REPO / "llm_mux").as_posix()
+        assert any(fnmatch.fnmatch(relative, p) for p in patterns), f"not shipped: {relative}"
 
 
 def test_validate_imports_no_runtime_machinery(tmp_path: Path) -> None:

@@ -116,16 +116,18 @@ def _check_route(
             "E401",
             f"step '{step.name}' names no role, so it uses role 'default', which is not defined",
             source.key(path),
-            hint='add role = "…" to the step, or define [roles.default]',
+            hint='add role = "…" to the step, or define [roles.default] (`llm-mux init` '
+            "writes one from the backends it finds)",
         )
         return
+    define = f"define [roles.{role}] with backends = [...]"
+    if role == "default":  # what a new user meets first, with the built-in review
+        define += " (`llm-mux init` writes one from the backends it finds)"
     sink.error(
         "E401",
         f"step '{step.name}' uses role '{role}', which is not defined",
         source.value(path + ("role",)),
-        hint=f"did you mean '{suggestion}'?"
-        if suggestion
-        else f"define [roles.{role}] with backends = [...]",
+        hint=f"did you mean '{suggestion}'?" if suggestion else define,
     )
 
 

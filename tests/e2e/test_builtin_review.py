@@ -1,0 +1,155 @@
+"""The built-in `review` workflow, end to end: found by name, run in a temporary git
+repository, its backends stand-ins served by the real test server on 127.0.0.1.
+
+The role `default` holds two backends, m0 and m1 (execution = "fallback", as
+`llm-mux init` writes it): both review at once, m0 reconciles and writes the patch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from support.openai_server import ModelServer, Reply
+
+REPO = Path(__file__).resolve().parents[2]
+BUILTIN = REPO / "llm_mux" / "workflows" / "review.toml"
+
+ORIGINAL = "def add(a, b):\n    return a + b\n"
+BROKEN = "def add(a, b):\n    return a - b\n"
+FINDING = "1. high — calc.py:2: add() subtracts; return a + b"
+FIX = """```diff
+--- a/calc.py
++++ b/calc.py
+@@ -1,2 +1,2 @@
+ def add(a, b):
+-    return a - b
++    return a + b
+```"""
+WRONG_FIX = FIX.replace("+    return a + b", "+    return a * b")
+VERIFY = "verify=python3 -c 'import calc; assert calc.add(2, 3) == 5'"
+
+
+def git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path, openai_server: ModelServer) -> Path:
+    """A git repository whose calc.py has an uncommitted bug; a user config with role default."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "calc.py").write_text(ORIGINAL)
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "calc")
+    (root / "calc.py").write_text(BROKEN)
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "llm-mux" / "config.toml"
+    config.parent.mkdir(parents=True)
+    backends = "".join(
+        f'[backends.{name}]\ncommand = "{openai_server.url}"\nmodel = "{name}"\n'
+        for name in ("m0", "m1")
+    )
+    roles = '[roles.default]\nbackends = ["m0", "m1"]\nexecution = "fallback"\n'
+    config.write_text(backends + roles)
+    return root
+
+
+def review(cli, root: Path, *args: str, code: int = 0) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    result = cli("--output", "json", "run", "review", *args, cwd=root)
+    assert result.code == code, result.out + result.err
+    document: dict[str, object] = json.loads(result.out)
+    return document
+
+
+def steps(document: dict[str, object]) -> dict[str, dict[str, object]]:
+    found = document["steps"]
+    assert isinstance(found, dict)
+    return found
+
+
+def test_the_builtin_review_validates_clean_and_is_listed(cli, repo: Path) -> None:
+    result = cli("validate", "--strict", str(BUILTIN), cwd=repo)
+    assert result.code == 0, result.out + result.err
+    listed = json.loads(cli("--output", "json", "workflows", cwd=repo).out)
+    assert any(w["name"] == "review" and "built" in json.dumps(w) for w in listed), listed
+
+
+def test_review_runs_every_default_backend_then_one_reconciles(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    openai_server.script("m0", Reply("high: calc.py:2 subtracts"), Reply(FINDING))
+    openai_server.script("m1", Reply("medium: add() is wrong at calc.py:2"))
+    document = review(cli, repo)
+    assert document["output"] == FINDING
+    found = steps(document)
+    assert found["review"]["backends"] == ["m0", "m1"]
+    assert [found[name]["status"] for name in ("files", "patch", "apply")] == ["skipped"] * 3
+    (asked_m0, reconciled) = openai_server.requests("m0")
+    (asked_m1,) = openai_server.requests("m1")
+    for request in (asked_m0, asked_m1):
+        assert "-    return a + b\n+    return a - b" in request.prompt
+        assert "The diff against HEAD, under .:" in request.prompt
+    assert reconciled.prompt.startswith("2 reviewers read the same diff.")
+    assert "=== m0 ===\nhigh: calc.py:2 subtracts" in reconciled.prompt
+    assert "=== m1 ===\nmedium: add() is wrong at calc.py:2" in reconciled.prompt
+    assert (repo / "calc.py").read_text() == BROKEN  # nothing applied without apply=true
+
+
+def test_apply_true_applies_the_patch_once_verified(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    openai_server.script("m0", Reply("high: subtracts"), Reply(FINDING), Reply(FIX))
+    openai_server.script("m1", Reply("No findings."))
+    document = review(cli, repo, "apply=true", VERIFY)
+    assert document["output"] == FINDING
+    apply = steps(document)["apply"]
+    assert apply["status"] == "succeeded" and apply["files_changed"] == ["calc.py"]
+    assert (repo / "calc.py").read_text() == ORIGINAL
+    patch_prompt = openai_server.requests("m0")[2].prompt
+    assert FINDING in patch_prompt and "=== calc.py ===\n" + BROKEN in patch_prompt
+
+
+def test_apply_true_rolls_back_a_patch_that_fails_verification(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    openai_server.script("m0", Reply("high"), Reply(FINDING), Reply(WRONG_FIX), Reply(WRONG_FIX))
+    document = review(cli, repo, "apply=true", VERIFY, code=1)
+    apply = steps(document)["apply"]
+    assert apply["status"] == "failed" and "the files were restored" in str(apply["error"])
+    assert len(openai_server.requests("m0")) == 4  # asked again once (verify_retries = 1)
+    assert (repo / "calc.py").read_text() == BROKEN  # the user's own change survives
+
+
+def test_a_large_diff_is_cut_with_a_note(cli, repo: Path, openai_server: ModelServer) -> None:
+    (repo / "calc.py").write_text(BROKEN + "".join(f"# line {n}\n" for n in range(400)))
+    review(cli, repo, "max_bytes=300")
+    prompt = openai_server.requests("m1")[0].prompt
+    assert "[diff truncated: the first 300 of " in prompt
+    assert "# line 399" not in prompt
+
+
+def test_base_scope_and_new_files(cli, repo: Path, openai_server: ModelServer) -> None:
+    (repo / "sub").mkdir()
+    (repo / "sub" / "new.py").write_text("print('new')\n")
+    review(cli, repo, "scope=sub")
+    prompt = openai_server.requests("m1")[0].prompt
+    assert "+++ b/sub/new.py" in prompt and "calc.py" not in prompt
+    assert "The diff against HEAD, under sub:" in prompt
+
+
+def test_nothing_to_review_and_a_bad_base_say_so(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    git(repo, "checkout", "--", "calc.py")
+    result = cli("run", "review", cwd=repo)
+    assert result.code == 1
+    assert "nothing to review: no changes against HEAD under ." in result.err
+    result = cli("run", "review", "base=no-such-branch", cwd=repo)
+    assert result.code == 1
+    assert "base no-such-branch is not a commit of this repository" in result.err
+    assert openai_server.requests() == []
