@@ -205,6 +205,22 @@ def trust(options: GlobalOptions, revoke: bool) -> int:
 
 
 @cli.command()
+@click.option(
+    "--global/--project",
+    "user_level",
+    default=True,
+    help="Write the user config [default], or this project's .llm-mux/ and a starter workflow.",
+)
+@click.option("--force", is_flag=True, help="Replace files that exist.")
+@with_globals
+def init(options: GlobalOptions, user_level: bool, force: bool) -> int:
+    """Write a starter config from the model backends installed here."""
+    from .init import init_command
+
+    return init_command(options, project=not user_level, force=force)
+
+
+@cli.command()
 @click.option("--offline", is_flag=True, help="Do not contact HTTP backends.")
 @with_globals
 def doctor(options: GlobalOptions, offline: bool) -> int:
