@@ -189,8 +189,8 @@ class Interpreter:
         self, step: StepPlan, context: Mapping[str, object], item: int | None
     ) -> StepResult | None:
         """A resumed run's recorded result for these exact inputs, if there is one."""
-        if self.runtime.reuse is None:
-            return None
+        if self.runtime.reuse is None or step.name in self.runtime.inputs:
+            return None  # an answer given now (--input) wins over the recorded one
         try:
             inputs = step_inputs(step, context, preamble=self.runtime.preamble)
         except RenderError:

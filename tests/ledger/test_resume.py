@@ -334,3 +334,36 @@ def test_a_ledger_of_version_1_is_migrated_and_its_runs_resume_by_running_everyt
     assert ledger_rows("SELECT resumed_from FROM runs WHERE id = ?", document["run_id"]) == [
         ("old-run",)
     ]
+
+
+def test_an_input_answered_again_runs_again_and_the_rest_is_reused(
+    cli, tmp_path: Path, openai_server: ModelServer
+) -> None:
+    workflow = """
+[[steps]]
+name = "pick"
+type = "input"
+prompt = "Which?"
+default = "a"
+
+[[steps]]
+name = "ask"
+type = "query"
+backend = "m0"
+prompt = "asked"
+
+[[steps]]
+name = "gate"
+type = "shell"
+run = "test -f ok && echo {{ steps.pick.output }} {{ steps.ask.output }}"
+"""
+    project(tmp_path, openai_server, workflow)
+    first = cli("--output", "json", "--trust", "run", "wf.toml", cwd=tmp_path)
+    assert first.code == 1
+    old = json.loads(first.out)["run_id"]
+    (tmp_path / "ok").touch()
+    document = resume(cli, tmp_path, old, "--input", "pick=b")
+    steps = document["steps"]
+    assert isinstance(steps, dict)
+    assert "reused_from" not in steps["pick"] and steps["ask"]["reused_from"] == old
+    assert document["output"] == "b asked"
