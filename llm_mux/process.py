@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import shutil
 import signal
 import time
 from collections.abc import Mapping, Sequence
@@ -67,6 +69,7 @@ async def run_process(
     try:
         process = await asyncio.create_subprocess_exec(
             *argv,
+            executable=_executable(argv[0], env),
             cwd=cwd,
             env=dict(env) if env is not None else None,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
@@ -92,6 +95,29 @@ async def run_process(
         _signal_group(process.pid, signal.SIGTERM)
     duration = int((time.perf_counter() - started) * 1000)
     return ProcessResult(code, collector.stdout_text(), collector.stderr_text(), duration)
+
+
+def _executable(program: str, env: Mapping[str, str] | None) -> str | None:
+    """The file `program` runs, found once per PATH; None leaves the search to Popen.
+
+    Popen searches PATH in the child on every start, one failed exec per directory
+    before the one holding the program, while the parent waits: with a long PATH
+    that is most of what starting `sh -c true` costs. A PATH with a relative entry
+    (relative to the child's directory) is left to Popen.
+    """
+    if "/" in program:
+        return None
+    path = (os.environ if env is None else env).get("PATH", os.defpath)
+    found = _found_on(program, path)
+    # Checked on every use: a program removed since it was found is searched anew.
+    return found if found is not None and os.access(found, os.X_OK) else None
+
+
+@functools.lru_cache(maxsize=64)
+def _found_on(program: str, path: str) -> str | None:
+    if not all(os.path.isabs(entry) for entry in path.split(os.pathsep)):
+        return None
+    return shutil.which(program, path=path)
 
 
 class _Collector:
