@@ -7,7 +7,9 @@ and the observer that shows progress. Output: rows in
 
 `start_run` writes the run as `running` and returns a `RunRecorder`, an
 `Observer` that forwards every event to the progress display and records each
-step as it finishes (so a run killed outright still leaves its finished steps).
+step as it finishes (so a run killed outright still leaves its finished steps):
+the rows and the output file are written by the ledger's own thread
+(`writer.LedgerWriter`), so the run never waits for the disk.
 `finish_run` completes the run from the interpreter's outcome, including steps
 that never started (`pending`). `recording` wraps the two: if the run ends in an
 exception instead — Ctrl-C outside the event loop, a bug — the run is recorded
@@ -23,7 +25,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,49 +35,16 @@ import click
 from llm_mux.compiler.plan import Plan, StepPlan
 
 from ..context import RunInfo
-from ..database import DatabaseError, open_database, transaction
 from ..interpreter import RunOutcome
 from ..redact import Redactor
 from ..results import StepResult, Usage, result_record
 from ..runtime import Observer
-from .schema import LEDGER_SCHEMA, OUTPUT_LIMIT, ledger_path
+from .schema import OUTPUT_LIMIT, ledger_path
+from .writer import LedgerWriter
 
 __all__ = ["RunRecorder", "abort_run", "finish_run", "recording", "start_run"]
 
 _WRITE_CHUNK = 1 << 20  # characters: large outputs are encoded a piece at a time
-
-
-class _Ledger:
-    """The open ledger; after the first failure it stops trying and says so once."""
-
-    def __init__(self, path: Path) -> None:
-        self.connection: sqlite3.Connection | None = None
-        try:
-            self.connection = open_database(path, LEDGER_SCHEMA, durable=False)
-        except (DatabaseError, sqlite3.Error, OSError) as error:
-            self._give_up(error)
-
-    def write(self, statements: Callable[[sqlite3.Connection], None]) -> None:
-        if self.connection is None:
-            return
-        try:
-            with transaction(self.connection):
-                statements(self.connection)
-        except (sqlite3.Error, OSError) as error:
-            self._give_up(error)
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-
-    def _give_up(self, error: Exception) -> None:
-        self.close()
-        click.echo(
-            f"llm-mux: warning: the run ledger cannot be written ({error}); "
-            "this run is not recorded",
-            err=True,
-        )
 
 
 class RunRecorder:
@@ -83,7 +52,7 @@ class RunRecorder:
 
     def __init__(
         self,
-        ledger: _Ledger,
+        ledger: LedgerWriter,
         plan: Plan,
         run_id: str,
         run_dir: Path,
@@ -123,22 +92,33 @@ class RunRecorder:
 
     # -- rows ---------------------------------------------------------------------
     def record_step(self, step: StepPlan, result: StepResult) -> None:
+        """Queue the step's rows and output file for the writer thread (results are frozen)."""
+        again = step.name in self.recorded
         self.recorded.add(step.name)
+        finished = _now() if step.name in self.step_starts else None
+        self.ledger.submit(lambda: self._write_step(step, result, finished, again))
+
+    def _write_step(
+        self, step: StepPlan, result: StepResult, finished: str | None, again: bool
+    ) -> None:
         output_file = self._save_output(step.name, result)
-        row = self._step_row(step, result, output_file)
+        row = self._step_row(step, result, output_file, finished)
         calls = [self._call_row(step.name, call) for call in _calls(result)]
 
         def write(connection: sqlite3.Connection) -> None:
-            key = (self.run_id, step.name)
-            connection.execute("DELETE FROM calls WHERE run_id = ? AND step = ?", key)
-            connection.execute("DELETE FROM steps WHERE run_id = ? AND name = ?", key)
+            if again:  # recorded before: the new rows replace the old ones
+                key = (self.run_id, step.name)
+                connection.execute("DELETE FROM calls WHERE run_id = ? AND step = ?", key)
+                connection.execute("DELETE FROM steps WHERE run_id = ? AND name = ?", key)
             _insert(connection, "steps", row)
             for call in calls:
                 _insert(connection, "calls", call)
 
-        self.ledger.write(write)
+        self.ledger.transaction(write)
 
-    def _step_row(self, step: StepPlan, result: StepResult, output_file: Path | None) -> _Row:
+    def _step_row(
+        self, step: StepPlan, result: StepResult, output_file: Path | None, finished: str | None
+    ) -> _Row:
         output = self.redact(result.output)
         return {
             "run_id": self.run_id,
@@ -151,7 +131,7 @@ class RunRecorder:
             "output_file": str(output_file) if output_file else None,
             "error": self.redact(result.error) if result.error else None,
             "started_at": self.step_starts.get(step.name),
-            "finished_at": _now() if step.name in self.step_starts else None,
+            "finished_at": finished,
             "duration_ms": result.duration_ms,
             "attempts": result.attempts,
             "backend": result.backend,
@@ -229,7 +209,8 @@ def start_run(
     `resumed_from` the id of the run this one resumes."""
     redact = Redactor.for_run(env, plan.backends.values())
     run_dir = Path(run.dir)
-    recorder = RunRecorder(_Ledger(ledger_path(state_dir)), plan, run.id, run_dir, redact, inner)
+    writer = LedgerWriter(ledger_path(state_dir))
+    recorder = RunRecorder(writer, plan, run.id, run_dir, redact, inner)
     try:
         run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as error:
