@@ -18,6 +18,7 @@ import functools
 import os
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -66,34 +67,42 @@ async def run_process(
 ) -> ProcessResult:
     """Run `argv` to completion; raises CommandNotFound, ProcessTimeout, or CancelledError."""
     started = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    collector = _Collector(loop)
     try:
-        process = await asyncio.create_subprocess_exec(
+        transport, _ = await loop.subprocess_exec(
+            lambda: collector,
             *argv,
             executable=_executable(argv[0], env),
             cwd=cwd,
             env=dict(env) if env is not None else None,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, killed as a whole
         )
     except FileNotFoundError as error:
         raise CommandNotFound(argv[0]) from error
     except PermissionError as error:
         raise CommandNotFound(f"{argv[0]} (not executable)") from error
-    collector = _Collector(process)
+    pid = transport.get_pid()
     try:
+        collector.feed(transport, stdin)
         async with asyncio.timeout(timeout):
-            code = await collector.wait(stdin)
+            await collector.finished
     except TimeoutError:
-        await _kill_group(process)
+        await _kill_group(pid, collector)
         raise ProcessTimeout(timeout or 0.0, collector.stderr_text()) from None
     except BaseException:
-        await _kill_group(process)
+        await _kill_group(pid, collector)
         raise
-    if _group_alive(process.pid):  # background jobs die with their step
-        _signal_group(process.pid, signal.SIGTERM)
+    finally:
+        transport.close()
+    if _group_alive(pid):  # background jobs die with their step
+        _signal_group(pid, signal.SIGTERM)
     duration = int((time.perf_counter() - started) * 1000)
+    code = transport.get_returncode()
+    assert code is not None  # `finished` waits for the exit
     return ProcessResult(code, collector.stdout_text(), collector.stderr_text(), duration)
 
 
@@ -120,38 +129,49 @@ def _found_on(program: str, path: str) -> str | None:
     return shutil.which(program, path=path)
 
 
-class _Collector:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
+class _Collector(asyncio.SubprocessProtocol):
+    """What the child writes, as the pipes deliver it: all of stdout, the end of stderr.
+
+    A protocol rather than stream readers: no reader tasks per process, which is
+    most of the event loop's own cost of a trivial shell step. `exited` is done when
+    the process has exited, `finished` when it has and both pipes are closed too.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.stdout = bytearray()
         self.stderr = bytearray()
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.finished: asyncio.Future[None] = loop.create_future()
+        self._open_pipes = 2
 
-    async def wait(self, stdin: bytes | None) -> int:
-        await asyncio.gather(
-            self._feed(stdin),
-            self._read(self.process.stdout, self.stdout, None),
-            self._read(self.process.stderr, self.stderr, _STDERR_TAIL),
-        )
-        return await self.process.wait()
-
-    async def _feed(self, data: bytes | None) -> None:
-        pipe = self.process.stdin
-        if pipe is None or data is None:
+    def feed(self, transport: asyncio.SubprocessTransport, data: bytes | None) -> None:
+        pipe = transport.get_pipe_transport(0)
+        if not isinstance(pipe, asyncio.WriteTransport) or data is None:
             return
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            pipe.write(data)
-            await pipe.drain()
-        pipe.close()
+            pipe.write(data)  # buffered by the transport, written as the child reads
+        pipe.close()  # after the buffered data: the child sees end of input
 
-    async def _read(
-        self, stream: asyncio.StreamReader | None, into: bytearray, keep: int | None
-    ) -> None:
-        if stream is None:
+    def pipe_data_received(self, fd: int, data: bytes | bytearray) -> None:
+        if fd == 1:
+            self.stdout += data
             return
-        while chunk := await stream.read(_CHUNK):
-            into += chunk
-            if keep is not None and len(into) > 2 * keep:
-                del into[: len(into) - keep]  # only the end of stderr is ever shown
+        self.stderr += data
+        if len(self.stderr) > 2 * _STDERR_TAIL:
+            del self.stderr[: len(self.stderr) - _STDERR_TAIL]  # only its end is ever shown
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd in (1, 2):
+            self._open_pipes -= 1
+            self._check()
+
+    def process_exited(self) -> None:
+        _resolve(self.exited)
+        self._check()
+
+    def _check(self) -> None:
+        if self.exited.done() and self._open_pipes == 0:
+            _resolve(self.finished)
 
     def stdout_text(self) -> str:
         end = len(self.stdout)
@@ -164,19 +184,23 @@ class _Collector:
         return bytes(self.stderr[-_STDERR_TAIL:]).decode("utf-8", errors="replace")
 
 
-async def _kill_group(process: asyncio.subprocess.Process) -> None:
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _kill_group(pid: int, collector: _Collector) -> None:
     """SIGTERM the whole group, then SIGKILL whatever is left after a short grace."""
-    if process.returncode is not None and not _group_alive(process.pid):
+    if collector.exited.done() and not _group_alive(pid):
         return
-    _signal_group(process.pid, signal.SIGTERM)
+    _signal_group(pid, signal.SIGTERM)
     try:
         async with asyncio.timeout(_KILL_GRACE):
-            await process.wait()
+            await asyncio.shield(collector.exited)
     except TimeoutError:
         pass
-    _signal_group(process.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        await asyncio.shield(process.wait())
+    _signal_group(pid, signal.SIGKILL)
+    await asyncio.shield(collector.exited)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
