@@ -23,15 +23,23 @@ class RenderError(Exception):
     """A template or expression could not be evaluated; the message is for the user."""
 
 
+# Without these Jinja leaves a text as it is (it would turn a \r into \n).
+_JINJA_MARKERS = ("{{", "{%", "{#", "\r")
+
+
 @functools.lru_cache(maxsize=1024)
-def _compiled(source: str, shell: bool) -> jinja2.Template:
+def _compiled(source: str, shell: bool) -> jinja2.Template | str:
+    """The compiled template, or the text itself when rendering cannot change it."""
+    if not any(marker in source for marker in _JINJA_MARKERS):
+        return source  # `run = "make test"`: no template machinery on every run
     return make_environment(shell=shell).from_string(source)
 
 
 def render(source: str, context: Mapping[str, object], *, key: str, shell: bool = False) -> str:
     """Render `source`; `key` ("run", "prompt", …) names it in error messages."""
     try:
-        return _compiled(source, shell).render(context)
+        template = _compiled(source, shell)
+        return template if isinstance(template, str) else template.render(context)
     except jinja2.UndefinedError as error:
         raise RenderError(f"{key}: {error.message}") from None
     except SecurityError as error:
