@@ -67,13 +67,13 @@ class RunRecorder:
         self.inner = inner
         self.started = time.perf_counter()
         self.positions = {step.name: index for index, step in enumerate(plan.steps)}
-        self.step_starts: dict[str, str] = {}
+        self.step_starts: dict[str, float] = {}  # time.time(), formatted by the writer
         self.recorded: set[str] = set()
         self.saving = True  # step outputs are written to files until that fails once
 
     # -- Observer -----------------------------------------------------------------
     def step_started(self, step: StepPlan) -> None:
-        self.step_starts[step.name] = _now()
+        self.step_starts[step.name] = time.time()
         self.inner.step_started(step)
 
     def step_finished(self, step: StepPlan, result: StepResult) -> None:
@@ -95,11 +95,11 @@ class RunRecorder:
         """Queue the step's rows and output file for the writer thread (results are frozen)."""
         again = step.name in self.recorded
         self.recorded.add(step.name)
-        finished = _now() if step.name in self.step_starts else None
+        finished = time.time() if step.name in self.step_starts else None
         self.ledger.submit(lambda: self._write_step(step, result, finished, again))
 
     def _write_step(
-        self, step: StepPlan, result: StepResult, finished: str | None, again: bool
+        self, step: StepPlan, result: StepResult, finished: float | None, again: bool
     ) -> None:
         output_file = self._save_output(step.name, result)
         row = self._step_row(step, result, output_file, finished)
@@ -117,7 +117,7 @@ class RunRecorder:
         self.ledger.transaction(write)
 
     def _step_row(
-        self, step: StepPlan, result: StepResult, output_file: Path | None, finished: str | None
+        self, step: StepPlan, result: StepResult, output_file: Path | None, finished: float | None
     ) -> _Row:
         output = self.redact(result.output)
         return {
@@ -130,8 +130,8 @@ class RunRecorder:
             "output": output[:OUTPUT_LIMIT],
             "output_file": str(output_file) if output_file else None,
             "error": self.redact(result.error) if result.error else None,
-            "started_at": self.step_starts.get(step.name),
-            "finished_at": finished,
+            "started_at": _timestamp(self.step_starts.get(step.name)),
+            "finished_at": _timestamp(finished),
             "duration_ms": result.duration_ms,
             "attempts": result.attempts,
             "backend": result.backend,
@@ -393,3 +393,10 @@ def _write_private(path: Path, text: str) -> None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _timestamp(seconds: float | None) -> str | None:
+    """A `time.time()` as `_now()` writes it (the run reads the clock, the writer formats)."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
