@@ -9,12 +9,14 @@ a compiled plan and its args in, a recorded run and its exit code out.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import secrets
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,7 +119,8 @@ def execute_plan(
         resumed_from=settings.resumed_from,
     ) as recorder:
         work = _execute(plan, base, places, env, recorder, settings)
-        outcome = run_until_interrupted(work)
+        with _collector_frozen():
+            outcome = run_until_interrupted(work)
         finish_run(recorder, outcome)
     _close(observer)
     _report(outcome, plan, run, args, options, redact)
@@ -186,6 +189,22 @@ async def _execute(
             reuse=settings.reuse,
         )
         return await Interpreter(plan, runtime, base).run()
+
+
+@contextlib.contextmanager
+def _collector_frozen() -> Iterator[None]:
+    """Keep what exists before the run (modules, config, the plan) out of the GC's walks.
+
+    A run makes many short-lived objects, and the full collections they trigger
+    walked every object of the imported libraries and the plan: one such walk was
+    25 ms of a 200-step run. Frozen objects are never collected, so the freeze ends
+    with the run (in-process callers keep collecting what the run left behind).
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def routed_backends(plan: Plan) -> list[str]:
