@@ -7,7 +7,7 @@ or as JSON. Codes are stable: tools and `# llm-mux: ignore[CODE]` comments refer
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -59,13 +59,62 @@ CODES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
 class Location:
-    """A point in a file: 1-based line and column."""
+    """A point in a file: 1-based line and column. Read-only; equal when all three are.
 
-    path: str
-    line: int
-    column: int
+    `Location.deferred(path, find)` finds its line and column on first use: pointing
+    at a TOML key takes a scan of the whole file, which a file without diagnostics
+    never needs (checking a 5,000-step workflow asks for some 20,000 locations).
+    """
+
+    __slots__ = ("_column", "_find", "_line", "_path")
+    __match_args__ = ("path", "line", "column")
+
+    def __init__(self, path: str, line: int, column: int, *, _find: _Finder | None = None) -> None:
+        self._path = path
+        self._line = line
+        self._column = column
+        self._find = _find
+
+    @classmethod
+    def deferred(cls, path: str, find: _Finder) -> Location:
+        """A location whose (line, column) `find()` returns, called once when first needed."""
+        return cls(path, 0, 0, _find=find)
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def line(self) -> int:
+        if self._find is not None:
+            self._resolve()
+        return self._line
+
+    @property
+    def column(self) -> int:
+        if self._find is not None:
+            self._resolve()
+        return self._column
+
+    def _resolve(self) -> None:
+        assert self._find is not None
+        self._line, self._column = self._find()
+        self._find = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Location):
+            return NotImplemented
+        return (self.path, self.line, self.column) == (other.path, other.line, other.column)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.line, self.column))
+
+    def __repr__(self) -> str:
+        return f"Location(path={self.path!r}, line={self.line!r}, column={self.column!r})"
+
+
+_Finder = Callable[[], tuple[int, int]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,20 +76,37 @@ class SourceFile:
                 return path[:cut], entry
         return (), Entry(0, 0, 0)
 
+    # Locations of key paths are deferred: found (and the file scanned) only when a
+    # diagnostic that carries one is rendered or sorted.
     def key(self, path: KeyPath) -> Location:
         """The key of `path` (for a missing key: its table's header)."""
-        return self.location(self.nearest(path)[1].key)
+        return Location.deferred(self.path, lambda: self._line_column(self._key_offset(path)))
 
     def value(self, path: KeyPath) -> Location:
-        found, entry = self.nearest(path)
-        return self.location(entry.value if found == path else entry.key)
+        return Location.deferred(self.path, lambda: self._line_column(self._value_offset(path)))
 
     def in_string(self, path: KeyPath, content_offset: int) -> Location:
         """The location of character `content_offset` of the string value at `path`."""
+        return Location.deferred(
+            self.path, lambda: self._line_column(self._string_offset(path, content_offset))
+        )
+
+    def _key_offset(self, path: KeyPath) -> int:
+        return self.nearest(path)[1].key
+
+    def _value_offset(self, path: KeyPath) -> int:
+        found, entry = self.nearest(path)
+        return entry.value if found == path else entry.key
+
+    def _string_offset(self, path: KeyPath, content_offset: int) -> int:
         found, entry = self.nearest(path)
         if found != path:
-            return self.location(entry.key)
-        return self.location(string_offset(self.text, entry.value, content_offset))
+            return entry.key
+        return string_offset(self.text, entry.value, content_offset)
+
+    def _line_column(self, offset: int) -> tuple[int, int]:
+        found = self.location(offset)
+        return found.line, found.column
 
 
 def string_offset(text: str, start: int, content_offset: int) -> int:
