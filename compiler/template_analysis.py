@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import msgspec
 from jinja2 import Environment, nodes
+from jinja2.lexer import TokenStream
+from jinja2.parser import Parser
 
 from .references import (
     DEFAULT_FILTERS,
@@ -48,10 +50,29 @@ class _Token(msgspec.Struct, frozen=True):
     line: int
 
 
-def analyze(env: Environment, source: str, tree: nodes.Template) -> TemplateInfo:
-    """The `TemplateInfo` of `tree`, the parse of `source`."""
+Lexed = list[tuple[int, str, str]]  # Jinja's raw tokens: (line, kind, value)
+
+
+def lex(env: Environment, source: str) -> Lexed:
+    """Jinja's raw tokens of `source` (raises `TemplateSyntaxError` where it does not lex)."""
+    return list(env.lexer.tokeniter(source, None))
+
+
+def parse_lexed(env: Environment, raw: Lexed) -> nodes.Template:
+    """Jinja's parse of already lexed tokens: what `env.parse` does, without lexing again.
+
+    The environment has no extensions, so `env.parse` would only lex and parse.
+    """
+    assert not env.extensions
+    parser = Parser(env, "")
+    parser.stream = TokenStream(env.lexer.wrap(raw), None, None)
+    return parser.parse()
+
+
+def analyze(source: str, tree: nodes.Template, raw: Lexed) -> TemplateInfo:
+    """The `TemplateInfo` of `tree`, the parse of `source`, lexed as `raw`."""
     text = _NEWLINE.sub("\n", source)  # what Jinja's lexer sees
-    tokens = list(_tokens(env, text))
+    tokens = list(_tokens(text, raw))
     significant = [t for t in tokens if t.kind != "whitespace"]
     positions = _Positions(text, source, significant)
     collector = _Collector(positions)
@@ -66,11 +87,11 @@ def analyze(env: Environment, source: str, tree: nodes.Template) -> TemplateInfo
     )
 
 
-def _tokens(env: Environment, text: str) -> Iterator[_Token]:
+def _tokens(text: str, raw: Lexed) -> Iterator[_Token]:
     # Jinja's raw tokens are slices of the text, in order, but whitespace control
     # (`{%-`) drops some whitespace: find each token from where the last one ended.
     position = 0
-    for line, kind, value in env.lexer.tokeniter(text, None):
+    for line, kind, value in raw:
         found = text.find(value, position)
         offset = found if found >= 0 else position
         position = offset + len(value)

@@ -72,11 +72,16 @@ def analyze_template(source: str) -> TemplateInfo:
 
     Cached by source text (the result is immutable): workflows repeat templates.
     """
-    from .template_analysis import analyze
+    from .template_analysis import analyze, lex, parse_lexed
 
     env = make_environment()
     try:
-        tree = env.parse(source)
+        tokens = lex(env, source)  # once: the parser and the analysis both read them
+    except TemplateSyntaxError:
+        tokens = None  # let the parser report the first error, as Jinja does
+    try:
+        tree = env.parse(source) if tokens is None else parse_lexed(env, tokens)
     except TemplateSyntaxError as exc:
         raise TemplateSyntax(exc.message or str(exc), exc.lineno) from None
-    return analyze(env, source, tree)
+    assert tokens is not None  # a template that does not lex does not parse
+    return analyze(source, tree, tokens)
