@@ -29,6 +29,7 @@ __all__ = [
     "TemplateInfo",
     "TemplateSyntax",
     "analyze_template",
+    "analyze_with_jinja",
     "make_environment",
 ]
 
@@ -70,8 +71,17 @@ def make_environment(*, shell: bool = False) -> ImmutableSandboxedEnvironment:
 def analyze_template(source: str) -> TemplateInfo:
     """References, filters, tests and quoted interpolations of a template (no rendering).
 
-    Cached by source text (the result is immutable): workflows repeat templates.
+    Cached by source text (the result is immutable): workflows repeat templates. Most
+    templates are text and `{{ a.b | f }}`, analysed without Jinja (`simple_templates`).
     """
+    from .simple_templates import analyze_simple
+
+    simple = analyze_simple(source)
+    return simple if simple is not None else analyze_with_jinja(source)
+
+
+def analyze_with_jinja(source: str) -> TemplateInfo:
+    """`analyze_template` for any template: Jinja lexes and parses it, then it is walked."""
     from .template_analysis import analyze, lex, parse_lexed
 
     env = make_environment()
