@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, cast
 
 from .ast import Expr, Test, depth, walk
 from .errors import ExprSyntaxError
+from .quick import quick_parse
 
 if TYPE_CHECKING:
     from lark import Lark, Token
 
-__all__ = ["MAX_DEPTH", "ExprSyntaxError", "parse_expression"]
+__all__ = ["MAX_DEPTH", "ExprSyntaxError", "parse_expression", "parse_with_grammar"]
 
 # Evaluation, unparsing and encoding recurse over the tree; real conditions are a few
 # levels deep, so a generous bound keeps every later stage far from Python's limit.
@@ -45,24 +46,30 @@ def parse_expression(text: str) -> Expr:
     Results are cached by text (trees are immutable, so sharing them is safe): generated
     workflows repeat the same conditions on many steps.
     """
-    from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-
-    parser = _parser()
-    try:
-        # The inline transformer makes Lark return our AST, not the Tree it is typed with.
-        expr = cast(Expr, parser.parse(text))
-    except UnexpectedCharacters as exc:
-        raise _explain_character(text, exc.pos_in_stream or 0) from None
-    except UnexpectedToken as exc:
-        raise _explain_token(text, exc.token) from None
-    except UnexpectedInput as exc:  # UnexpectedEOF: not raised by LALR, kept for safety
-        raise ExprSyntaxError("unexpected end of expression", len(text)) from exc
+    expr = quick_parse(text)  # the same tree for common texts, ten times sooner
+    if expr is None:
+        expr = parse_with_grammar(text)
     if "is" in text:
         _check_bare_tests(expr, text)
     # Each node owns at least one character, so short texts cannot nest too deeply.
     if len(text) > MAX_DEPTH:
         _check_depth(expr)
     return expr
+
+
+def parse_with_grammar(text: str) -> Expr:
+    """The tree of `text` from the LALR parser of grammar/expr.lark, or its syntax error."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+    try:
+        # The inline transformer makes Lark return our AST, not the Tree it is typed with.
+        return cast(Expr, _parser().parse(text))
+    except UnexpectedCharacters as exc:
+        raise _explain_character(text, exc.pos_in_stream or 0) from None
+    except UnexpectedToken as exc:
+        raise _explain_token(text, exc.token) from None
+    except UnexpectedInput as exc:  # UnexpectedEOF: not raised by LALR, kept for safety
+        raise ExprSyntaxError("unexpected end of expression", len(text)) from exc
 
 
 def _explain_character(text: str, offset: int) -> ExprSyntaxError:
