@@ -21,6 +21,7 @@ from llm_mux.compiler.passes.config import MergedConfig
 from llm_mux.compiler.plan import Plan
 from llm_mux.compiler.schema import Config
 
+from . import collector
 from .config import config_paths, environment, load_merged, read_source
 from .errors import EXIT_FAILED, MuxError
 from .options import GlobalOptions
@@ -64,9 +65,10 @@ def validate_command(
 
     places = places_for(options)
     found = collect_targets(targets, places)
-    report = validate(
-        found, places, extra_configs=options.configs, env=environment(), use_config=use_config
-    )
+    with collector.paused():
+        report = validate(
+            found, places, extra_configs=options.configs, env=environment(), use_config=use_config
+        )
     emit(render_report(report, as_json=options.output == "json"), options)
     failed = report.errors > 0 or (strict and report.warnings > 0)
     return EXIT_FAILED if failed else 0
@@ -106,13 +108,14 @@ def compile_plan(options: GlobalOptions, target: str) -> Compiled:
     env = environment()
     sink = Sink()
     paths = config_paths(places, options.configs)
-    config, sources = load_merged(paths, places, sink, env)
-    source = read_source(path, places.cwd, sink)
-    plan = None
-    if config is not None and source is not None:
-        sources.append(source)
-        team = select_team(config.config, places.project_root, options.team)
-        plan = compile_workflow(source, sink, config=config, env=env, team=team)
+    with collector.paused():
+        config, sources = load_merged(paths, places, sink, env)
+        source = read_source(path, places.cwd, sink)
+        plan = None
+        if config is not None and source is not None:
+            sources.append(source)
+            team = select_team(config.config, places.project_root, options.team)
+            plan = compile_workflow(source, sink, config=config, env=env, team=team)
     diagnostics = finish(sink, sources)
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)

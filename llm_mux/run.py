@@ -9,14 +9,12 @@ a compiled plan and its args in, a recorded run and its exit code out.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import os
 import secrets
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import click
 from llm_mux.compiler.plan import ArgSpec, Plan, Query
 from llm_mux.compiler.render import to_text
 
+from . import collector
 from .arguments import bind_args, describe_args, parse_assignments
 from .commands import Compiled, compile_plan, emit, places_for
 from .config import environment
@@ -119,7 +118,7 @@ def execute_plan(
         resumed_from=settings.resumed_from,
     ) as recorder:
         work = _execute(plan, base, places, env, recorder, settings)
-        with _collector_frozen():
+        with collector.frozen():  # the libraries and the plan stay out of the GC's walks
             outcome = run_until_interrupted(work)
         finish_run(recorder, outcome)
     _close(observer)
@@ -189,22 +188,6 @@ async def _execute(
             reuse=settings.reuse,
         )
         return await Interpreter(plan, runtime, base).run()
-
-
-@contextlib.contextmanager
-def _collector_frozen() -> Iterator[None]:
-    """Keep what exists before the run (modules, config, the plan) out of the GC's walks.
-
-    A run makes many short-lived objects, and the full collections they trigger
-    walked every object of the imported libraries and the plan: one such walk was
-    25 ms of a 200-step run. Frozen objects are never collected, so the freeze ends
-    with the run (in-process callers keep collecting what the run left behind).
-    """
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def routed_backends(plan: Plan) -> list[str]:
