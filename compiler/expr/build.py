@@ -8,8 +8,6 @@ Output: `ast` nodes with spans.  Constructs the grammar accepts only to report t
 
 from __future__ import annotations
 
-import codecs
-import warnings
 from typing import TypeAlias
 
 import msgspec
@@ -32,8 +30,9 @@ from .ast import (
     Test,
 )
 from .errors import ExprSyntaxError
+from .strings import decode_string
 
-__all__ = ["AstBuilder", "decode_string"]
+__all__ = ["AstBuilder"]
 
 _CONSTANTS: dict[str, bool | None] = {
     "true": True,
@@ -59,25 +58,6 @@ class _CallArgs(msgspec.Struct, frozen=True):
 
 
 _Child: TypeAlias = Expr | Token | _CallArgs | _Kwarg | tuple[CompareOp, Token] | None
-
-
-def decode_string(raw: str, offset: int) -> str:
-    """The value of a string token, exactly as Jinja's lexer computes it.
-
-    Newlines are normalised, then Python's `unicode-escape` codec decodes the escapes
-    (non-ASCII text passes through `backslashreplace` first, as in jinja2/lexer.py).
-    """
-    body = raw[1:-1].replace("\r\n", "\n").replace("\r", "\n")
-    if "\\" not in body:
-        return body
-    try:
-        with warnings.catch_warnings():
-            # Unknown escapes such as "\d" stay as written, as in Jinja; Python warns.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return codecs.decode(body.encode("ascii", "backslashreplace"), "unicode-escape")
-    except UnicodeDecodeError as exc:
-        reason = str(exc).split(":")[-1].strip()
-        raise ExprSyntaxError(f"invalid escape in string: {reason}", offset) from None
 
 
 def _end(node: Expr | Token | _CallArgs) -> int:

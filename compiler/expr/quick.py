@@ -39,8 +39,8 @@ from .ast import (
     Or,
     Test,
 )
-from .build import decode_string
 from .errors import ExprSyntaxError
+from .strings import decode_string
 
 __all__ = ["quick_parse"]
 
