@@ -69,10 +69,10 @@ def parse_lexed(env: Environment, raw: Lexed) -> nodes.Template:
     return parser.parse()
 
 
-def analyze(source: str, tree: nodes.Template, raw: Lexed) -> TemplateInfo:
-    """The `TemplateInfo` of `tree`, the parse of `source`, lexed as `raw`."""
+def analyze(source: str, tree: nodes.Template, lexed: Lexed) -> TemplateInfo:
+    """The `TemplateInfo` of `tree`, the parse of `source`, lexed as `lexed`."""
     text = _NEWLINE.sub("\n", source)  # what Jinja's lexer sees
-    tokens = list(_tokens(text, raw))
+    tokens = list(_tokens(text, lexed))
     significant = [t for t in tokens if t.kind != "whitespace"]
     positions = _Positions(text, source, significant)
     collector = _Collector(positions)
@@ -87,11 +87,11 @@ def analyze(source: str, tree: nodes.Template, raw: Lexed) -> TemplateInfo:
     )
 
 
-def _tokens(text: str, raw: Lexed) -> Iterator[_Token]:
+def _tokens(text: str, lexed: Lexed) -> Iterator[_Token]:
     # Jinja's raw tokens are slices of the text, in order, but whitespace control
     # (`{%-`) drops some whitespace: find each token from where the last one ended.
     position = 0
-    for line, kind, value in raw:
+    for line, kind, value in lexed:
         found = text.find(value, position)
         offset = found if found >= 0 else position
         position = offset + len(value)

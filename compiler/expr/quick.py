@@ -252,8 +252,8 @@ class _Parser:
             if self.accept("."):
                 attr = self.take("name", "and", "or", "not", "in", "is", "int")
                 if attr.kind == "int":
-                    index = Const(int(attr.text), start=attr.start, end=attr.end)
-                    node = GetItem(node, index, start=node.start, end=index.end)
+                    number = Const(int(attr.text), start=attr.start, end=attr.end)
+                    node = GetItem(node, number, start=node.start, end=number.end)
                 else:
                     node = GetAttr(node, attr.text, start=node.start, end=attr.end)
             elif self.accept("["):
