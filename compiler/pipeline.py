@@ -92,8 +92,8 @@ def check_workflow(
     if surface is None:
         return None
     checked = resolve(surface, source, sink)
-    if config is not None:
-        overlay = {key: raw[key] for key in _OVERLAY_KEYS if key in raw}
+    overlay = {key: raw[key] for key in _OVERLAY_KEYS if key in raw}
+    if config is not None and overlay:  # without one, the merged config is the workflow's
         config = merge_config([Layer(source, overlay)], sink, env, base=config)
         if config is None:
             return None
