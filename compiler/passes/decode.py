@@ -163,26 +163,24 @@ class _Walker:
 
     # -- values ----------------------------------------------------------------
     def value(self, value: object, tp: object, path: KeyPath) -> None:
-        if tp is object:
+        kind, args = _shape(tp)
+        if kind == "any":
             return
-        if tp == _STEP_UNION:
+        if kind == "step":
             self.step(value, path)
-            return
-        if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        elif kind == "struct":
             if isinstance(value, dict):
-                self.table(value, tp, path)
+                self.table(value, tp, path)  # type: ignore[arg-type]
             else:
                 self.wrong_type(value, "a table", path)
-            return
-        origin = get_origin(tp)
-        if origin in (Union, types.UnionType):
-            self.union(value, get_args(tp), path)
-        elif origin is Literal:
-            self.literal(value, get_args(tp), path)
-        elif origin is list:
-            self.list(value, get_args(tp)[0], path)
-        elif origin is dict:
-            self.dict(value, get_args(tp)[1], path)
+        elif kind == "union":
+            self.union(value, args, path)
+        elif kind == "literal":
+            self.literal(value, args, path)
+        elif kind == "list":
+            self.list(value, args[0], path)
+        elif kind == "dict":
+            self.dict(value, args[1], path)
         elif not _kind_matches(value, tp):
             self.wrong_type(value, describe_type(tp), path)
 
@@ -274,9 +272,36 @@ def _field_names(cls: type[msgspec.Struct]) -> set[str]:
     return set(_fields(cls))
 
 
+@functools.cache
+def _shape(tp: object) -> tuple[str, tuple[object, ...]]:
+    """What kind of type `tp` is, and its arguments; cached, as typing's introspection
+    is slow and the walk asks for every value of the tree."""
+    if tp is object:
+        return "any", ()
+    if tp == _STEP_UNION:
+        return "step", ()
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return "struct", ()
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return "union", get_args(tp)
+    if origin is Literal:
+        return "literal", get_args(tp)
+    if origin is list:
+        return "list", get_args(tp)
+    if origin is dict:
+        return "dict", get_args(tp)
+    return "plain", ()
+
+
+@functools.cache
+def _origin(tp: object) -> object:
+    return get_origin(tp) or tp
+
+
 def _kind_matches(value: object, tp: object) -> bool:
     """Shallow check: is `value` the kind of thing `tp` holds (str, list, table…)?"""
-    origin = get_origin(tp) or tp
+    origin = _origin(tp)
     if origin in (Union, types.UnionType):
         return any(_kind_matches(value, m) for m in get_args(tp))
     if origin is Literal:
