@@ -29,11 +29,13 @@ __all__ = ["Targets", "collect_targets", "render_report", "validate"]
 class Targets:
     workflows: list[Path] = field(default_factory=list)
     configs: list[Path] = field(default_factory=list)
+    seen: set[Path] = field(default_factory=set)  # resolved, so each file is checked once
 
     def add(self, path: Path) -> None:
-        bucket = self.configs if is_config_file(path) else self.workflows
-        if path.resolve() not in {p.resolve() for p in bucket}:
-            bucket.append(path)
+        resolved = path.resolve()
+        if resolved not in self.seen:
+            self.seen.add(resolved)
+            (self.configs if is_config_file(path) else self.workflows).append(path)
 
 
 _CONFIG_KEYS = frozenset({"backends", "roles", "teams", "ecosystems"})
