@@ -8,7 +8,7 @@ written), with durations already in seconds. Frozen; passes build new values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from .diagnostics import Location
 from .expr.ast import Expr
@@ -20,8 +20,7 @@ from .source import SourceFile
 __all__ = ["CheckedStep", "CheckedWorkflow", "Dependency"]
 
 
-@dataclass(frozen=True, slots=True)
-class Dependency:
+class Dependency(msgspec.Struct, frozen=True):
     """Step `target` must finish first; `at` is where the user wrote that."""
 
     target: str
@@ -29,8 +28,7 @@ class Dependency:
     inferred: bool
 
 
-@dataclass(frozen=True, slots=True)
-class CheckedStep:
+class CheckedStep(msgspec.Struct, frozen=True):
     index: int
     surface: Step
     condition: Expr | None
@@ -63,8 +61,7 @@ class CheckedStep:
         return tuple(dict.fromkeys(names))
 
 
-@dataclass(frozen=True, slots=True)
-class CheckedWorkflow:
+class CheckedWorkflow(msgspec.Struct, frozen=True):
     source: SourceFile
     surface: Workflow
     name: str

@@ -8,8 +8,9 @@ or as JSON. Codes are stable: tools and `# llm-mux: ignore[CODE]` comments refer
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+import msgspec
 
 __all__ = [
     "CODES",
@@ -117,8 +118,7 @@ class Location:
 _Finder = Callable[[], tuple[int, int]]
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(msgspec.Struct, frozen=True):
     location: Location
     severity: Severity
     code: str
@@ -150,11 +150,10 @@ class Diagnostic:
         }
 
 
-@dataclass(slots=True)
-class Sink:
+class Sink(msgspec.Struct):
     """Collects diagnostics; passes report into it and keep going."""
 
-    items: list[Diagnostic] = field(default_factory=list)
+    items: list[Diagnostic] = msgspec.field(default_factory=list)
 
     def error(self, code: str, message: str, at: Location, hint: str | None = None) -> None:
         self.report(Diagnostic(at, Severity.ERROR, code, message, hint))

@@ -13,7 +13,8 @@ they need failed. Nothing here reads files or the environment: callers pass
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from .checked import CheckedWorkflow
 from .diagnostics import Diagnostic, Location, Sink
@@ -38,8 +39,7 @@ __all__ = [
 _OVERLAY_KEYS = ("backends", "roles")
 
 
-@dataclass(frozen=True, slots=True)
-class Checked:
+class Checked(msgspec.Struct, frozen=True):
     """A workflow that passed every check, with the config it was checked against."""
 
     workflow: CheckedWorkflow

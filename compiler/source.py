@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
+
+import msgspec
 
 from .diagnostics import Location
 
@@ -27,8 +28,7 @@ _SCALAR_END = re.compile(r"[,\]}\n#\r]")
 _ESCAPE_WIDTH = {"u": 6, "U": 10}
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(msgspec.Struct, frozen=True):
     """Where a key path appears: its key, its value, and the end of the value."""
 
     key: int
@@ -36,12 +36,11 @@ class Entry:
     end: int
 
 
-@dataclass(slots=True)
-class SourceFile:
+class SourceFile(msgspec.Struct):
     path: str
     text: str
-    _lines: list[int] | None = field(default=None, repr=False)
-    _entries: dict[KeyPath, Entry] | None = field(default=None, repr=False)
+    _lines: list[int] | None = None  # computed on first use
+    _entries: dict[KeyPath, Entry] | None = None
 
     # -- offsets ---------------------------------------------------------------
     def location(self, offset: int) -> Location:

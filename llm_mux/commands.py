@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 import click
+import msgspec
 
 from llm_mux.compiler.diagnostics import Sink
 from llm_mux.compiler.passes.config import MergedConfig
@@ -90,8 +90,7 @@ def plan_command(
     return 0
 
 
-@dataclass(frozen=True, slots=True)
-class Compiled:
+class Compiled(msgspec.Struct, frozen=True):
     plan: Plan
     config: Config
     files: tuple[Path, ...]  # every file the plan was built from (for the trust check)

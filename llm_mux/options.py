@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 __all__ = ["GlobalOptions"]
 
 
-@dataclass(frozen=True, slots=True)
-class GlobalOptions:
+class GlobalOptions(msgspec.Struct, frozen=True):
     """Options every command accepts, before or after the command name."""
 
     directory: Path | None

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from llm_mux.compiler.diagnostics import Diagnostic, Severity, Sink
 from llm_mux.compiler.passes.config import MergedConfig
@@ -25,11 +26,10 @@ from .paths import Places, find_workflow, is_path_like, project_root
 __all__ = ["Targets", "collect_targets", "render_report", "validate"]
 
 
-@dataclass(slots=True)
-class Targets:
-    workflows: list[Path] = field(default_factory=list)
-    configs: list[Path] = field(default_factory=list)
-    seen: set[Path] = field(default_factory=set)  # resolved, so each file is checked once
+class Targets(msgspec.Struct):
+    workflows: list[Path] = msgspec.field(default_factory=list)
+    configs: list[Path] = msgspec.field(default_factory=list)
+    seen: set[Path] = msgspec.field(default_factory=set)  # resolved, so each file is checked once
 
     def add(self, path: Path) -> None:
         resolved = path.resolve()
@@ -92,8 +92,7 @@ def _project_files(directory: Path) -> list[Path]:
     return [p for pattern in patterns for p in sorted(directory.glob(pattern)) if p.is_file()]
 
 
-@dataclass(slots=True)
-class Report:
+class Report(msgspec.Struct):
     diagnostics: list[Diagnostic]
     files: int
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from ..diagnostics import Location, Sink, did_you_mean
 from ..durations import DurationError, parse_duration
@@ -27,16 +28,14 @@ from .decode import check_tree, convert
 __all__ = ["Layer", "MergedConfig", "backend_kind", "check_duration", "merge_config"]
 
 
-@dataclass(frozen=True, slots=True)
-class Layer:
+class Layer(msgspec.Struct, frozen=True):
     """One file's contribution: its source and the tables it defines."""
 
     source: SourceFile
     raw: Mapping[str, object]
 
 
-@dataclass(frozen=True, slots=True)
-class MergedConfig:
+class MergedConfig(msgspec.Struct, frozen=True):
     config: Config
     raw: Mapping[str, object]
     origins: Mapping[KeyPath, SourceFile]

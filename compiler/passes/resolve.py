@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+
+import msgspec
 
 from ..checked import CheckedStep, CheckedWorkflow, Dependency
 from ..diagnostics import Location, Sink, did_you_mean
@@ -112,8 +113,9 @@ def _resolve_step(
 ) -> CheckedStep:
     path: KeyPath = ("steps", index)
     names = base.step_names
-    outer = replace(base, owner=f"step '{step.name}'")  # for_each itself: no item yet
-    scope = replace(outer, in_loop=step.for_each is not None)
+    # for_each itself: no item yet
+    outer = msgspec.structs.replace(base, owner=f"step '{step.name}'")
+    scope = msgspec.structs.replace(outer, in_loop=step.for_each is not None)
     _check_conflicts(step, path, source, sink)
     dependencies = _explicit_dependencies(step, path, names, source, sink)
     uses = Resolution()
@@ -315,7 +317,7 @@ def _templates(
         if not isinstance(text, str):
             continue
         extra = _RETRY_NAMES if key == "verify_retry_prompt" else frozenset()
-        key_scope = replace(scope, extra=extra)
+        key_scope = msgspec.structs.replace(scope, extra=extra)
         info = _template(text, path + (key,), key_scope, source, sink, uses)
         if info is None:
             continue

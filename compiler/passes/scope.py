@@ -9,7 +9,8 @@ name that does not exist — with the spelling the user probably meant.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+
+import msgspec
 
 from ..diagnostics import Location, Sink, did_you_mean
 from ..references import NameUse, Ref, TemplateInfo
@@ -54,14 +55,12 @@ RESULT_FIELDS = frozenset(
 Locator = Callable[[int], Location]
 
 
-@dataclass(frozen=True, slots=True)
-class ArgUse:
+class ArgUse(msgspec.Struct, frozen=True):
     name: str
     guarded: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Scope:
+class Scope(msgspec.Struct, frozen=True):
     """What names mean where a template is written."""
 
     owner: str  # "step 'fetch'", "arg 'base'": used in messages
@@ -73,10 +72,9 @@ class Scope:
     model_steps: frozenset[str] = frozenset()  # query steps: their output is model text
 
 
-@dataclass(slots=True)
-class Resolution:
-    steps: list[tuple[str, Location]] = field(default_factory=list)
-    args: list[ArgUse] = field(default_factory=list)
+class Resolution(msgspec.Struct):
+    steps: list[tuple[str, Location]] = msgspec.field(default_factory=list)
+    args: list[ArgUse] = msgspec.field(default_factory=list)
 
 
 def resolve_names(info: TemplateInfo, scope: Scope, locate: Locator, sink: Sink) -> Resolution:

@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+import msgspec
+
 from llm_mux.compiler.plan import Plan, StepPlan
 
 from ..commands import compile_plan, emit, places_for
@@ -181,7 +183,7 @@ def _as_recorded(options: GlobalOptions, run: Row) -> GlobalOptions:
     cwd = invocation.get("cwd") or run["project_root"]
     configs = tuple(Path(str(path)) for path in _rows(invocation.get("configs")))
     team = invocation.get("team")
-    return dataclasses.replace(
+    return msgspec.structs.replace(
         options,
         directory=options.directory or (Path(str(cwd)) if cwd else None),
         configs=options.configs or configs,
