@@ -125,8 +125,13 @@ def expr_info(expr: Expr, text: str | None = None) -> TemplateInfo:
     without it, at the start of the filtered or tested expression.
     """
     refs = tuple(_expr_refs(expr, frozenset(), guarded=False))
-    filters = [_name_use(node, text) for node in walk(expr) if isinstance(node, Filter)]
-    tests = [_name_use(node, text) for node in walk(expr) if isinstance(node, Test)]
+    filters: list[NameUse] = []
+    tests: list[NameUse] = []
+    for node in walk(expr):  # one walk for both
+        if isinstance(node, Filter):
+            filters.append(_name_use(node, text))
+        elif isinstance(node, Test):
+            tests.append(_name_use(node, text))
     return TemplateInfo(refs=refs, filters=_in_order(filters), tests=_in_order(tests))
 
 

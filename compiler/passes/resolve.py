@@ -115,7 +115,7 @@ def _resolve_step(
     names = base.step_names
     # for_each itself: no item yet
     outer = msgspec.structs.replace(base, owner=f"step '{step.name}'")
-    scope = msgspec.structs.replace(outer, in_loop=step.for_each is not None)
+    scope = outer if step.for_each is None else msgspec.structs.replace(outer, in_loop=True)
     _check_conflicts(step, path, source, sink)
     dependencies = _explicit_dependencies(step, path, names, source, sink)
     uses = Resolution()
@@ -317,7 +317,7 @@ def _templates(
         if not isinstance(text, str):
             continue
         extra = _RETRY_NAMES if key == "verify_retry_prompt" else frozenset()
-        key_scope = msgspec.structs.replace(scope, extra=extra)
+        key_scope = scope if extra == scope.extra else msgspec.structs.replace(scope, extra=extra)
         info = _template(text, path + (key,), key_scope, source, sink, uses)
         if info is None:
             continue

@@ -8,6 +8,7 @@ name that does not exist — with the spelling the user probably meant.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection
 
 import msgspec
@@ -100,9 +101,17 @@ def _resolve_ref(ref: Ref, scope: Scope, at: Location, sink: Sink, out: Resoluti
 
 
 def _allowed_names(scope: Scope) -> frozenset[str]:
-    base = scope.only if scope.only is not None else CONTEXT_NAMES
-    names = base | scope.extra | frozenset(make_environment().globals)
-    return names | LOOP_NAMES if scope.in_loop else names
+    return _names_allowed(scope.only, scope.extra, scope.in_loop)
+
+
+@functools.lru_cache(maxsize=64)
+def _names_allowed(
+    only: frozenset[str] | None, extra: frozenset[str], in_loop: bool
+) -> frozenset[str]:
+    # Asked for every reference: a handful of distinct answers per workflow.
+    base = only if only is not None else CONTEXT_NAMES
+    names = base | extra | frozenset(make_environment().globals)
+    return names | LOOP_NAMES if in_loop else names
 
 
 def _unknown_name(
