@@ -12,11 +12,13 @@ comments out the rest of the line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 __all__ = ["ShellQuoteScanner", "quoted_interpolations"]
 
 _WORD_BREAKS = frozenset(" \t\n;&|()<>")
+_SPECIAL = re.compile(r"['\"\\#]")  # the only characters that change the state
 
 
 class ShellQuoteScanner:
@@ -29,6 +31,12 @@ class ShellQuoteScanner:
         self._previous = "\n"
 
     def feed(self, text: str) -> None:
+        if not text:
+            return
+        if not (self._escaped or self._comment or _SPECIAL.search(text)):
+            # Text without quotes, backslashes or # leaves the state as it is.
+            self._previous = text[-1]
+            return
         for char in text:
             self._step(char)
             self._previous = char
