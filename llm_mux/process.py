@@ -76,7 +76,7 @@ async def run_process(
             executable=_executable(argv[0], env),
             cwd=cwd,
             env=dict(env) if env is not None else None,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin is not None else _devnull(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, killed as a whole
@@ -104,6 +104,13 @@ async def run_process(
     code = transport.get_returncode()
     assert code is not None  # `finished` waits for the exit
     return ProcessResult(code, collector.stdout_text(), collector.stderr_text(), duration)
+
+
+@functools.cache
+def _devnull() -> int:
+    """One /dev/null for every child's stdin (read-write, as subprocess.DEVNULL opens it):
+    DEVNULL opens and closes one per child."""
+    return os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
 
 def _executable(program: str, env: Mapping[str, str] | None) -> str | None:
