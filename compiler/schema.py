@@ -6,8 +6,6 @@ need other files (a role's backends, a team's verify) are resolved later, into
 the plan. Durations stay as written (`90`, `"500ms"`) until `passes.durations`.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 import msgspec
