@@ -105,16 +105,19 @@ def _merge(
             # Walk even a table nobody wrote before, so every key in it records
             # its file: a later layer that adds a sibling must not take it over.
             if not isinstance(current, dict):
-                into[key] = current = {}
-                _forget_below(origins, here)
+                into[key] = current = {}  # nothing was recorded below a value
             _merge(current, value, here, origin, origins)
         else:
             into[key] = copy.deepcopy(value)
-            _forget_below(origins, here)
+            if isinstance(current, dict):
+                _forget_below(origins, here)
 
 
 def _forget_below(origins: dict[KeyPath, SourceFile], path: KeyPath) -> None:
-    """A replaced value takes its whole subtree's origin with it."""
+    """A replaced table takes its whole subtree's origin with it.
+
+    Only tables have origins recorded below them, so only replacing one needs this
+    scan over every origin (done for every key, it made merging quadratic)."""
     for known in [p for p in origins if len(p) > len(path) and p[: len(path)] == path]:
         del origins[known]
 
