@@ -18,11 +18,12 @@ import functools
 import os
 import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import spawn
 
 __all__ = [
     "CommandNotFound",
@@ -31,7 +32,6 @@ __all__ = [
     "run_process",
 ]
 
-_CHUNK = 1 << 16
 _STDERR_TAIL = 64 * 1024
 _KILL_GRACE = 2.0
 
@@ -67,50 +67,37 @@ async def run_process(
 ) -> ProcessResult:
     """Run `argv` to completion; raises CommandNotFound, ProcessTimeout, or CancelledError."""
     started = time.perf_counter()
-    loop = asyncio.get_running_loop()
-    collector = _Collector(loop)
+    collector = _Collector(asyncio.get_running_loop())
     try:
-        transport, _ = await loop.subprocess_exec(
-            lambda: collector,
-            *argv,
+        child = await spawn.start(
+            collector,
+            argv,
             executable=_executable(argv[0], env),
             cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=subprocess.PIPE if stdin is not None else _devnull(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group, killed as a whole
+            env=env,
+            stdin=stdin,
         )
     except FileNotFoundError as error:
         raise CommandNotFound(argv[0]) from error
     except PermissionError as error:
         raise CommandNotFound(f"{argv[0]} (not executable)") from error
-    pid = transport.get_pid()
     try:
-        collector.feed(transport, stdin)
         async with asyncio.timeout(timeout):
             await collector.finished
     except TimeoutError:
-        await _kill_group(pid, collector)
+        await _kill_group(child.pid, collector)
         raise ProcessTimeout(timeout or 0.0, collector.stderr_text()) from None
     except BaseException:
-        await _kill_group(pid, collector)
+        await _kill_group(child.pid, collector)
         raise
     finally:
-        transport.close()
-    if _group_alive(pid):  # background jobs die with their step
-        _signal_group(pid, signal.SIGTERM)
+        child.close()
+    if _group_alive(child.pid):  # background jobs die with their step
+        _signal_group(child.pid, signal.SIGTERM)
     duration = int((time.perf_counter() - started) * 1000)
-    code = transport.get_returncode()
+    code = child.returncode()
     assert code is not None  # `finished` waits for the exit
     return ProcessResult(code, collector.stdout_text(), collector.stderr_text(), duration)
-
-
-@functools.cache
-def _devnull() -> int:
-    """One /dev/null for every child's stdin (read-write, as subprocess.DEVNULL opens it):
-    DEVNULL opens and closes one per child."""
-    return os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
 
 def _executable(program: str, env: Mapping[str, str] | None) -> str | None:
@@ -150,14 +137,6 @@ class _Collector(asyncio.SubprocessProtocol):
         self.exited: asyncio.Future[None] = loop.create_future()
         self.finished: asyncio.Future[None] = loop.create_future()
         self._open_pipes = 2
-
-    def feed(self, transport: asyncio.SubprocessTransport, data: bytes | None) -> None:
-        pipe = transport.get_pipe_transport(0)
-        if not isinstance(pipe, asyncio.WriteTransport) or data is None:
-            return
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            pipe.write(data)  # buffered by the transport, written as the child reads
-        pipe.close()  # after the buffered data: the child sees end of input
 
     def pipe_data_received(self, fd: int, data: bytes | bytearray) -> None:
         if fd == 1:

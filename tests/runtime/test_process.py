@@ -1,0 +1,93 @@
+"""run_process on both ways of watching a child: pidfds (Linux) and asyncio's transport.
+
+The same laws for each: output and exit code, stdin however large, a child that stops
+reading its stdin, a timeout and a cancel that kill the whole process group, and no
+descriptor or zombie left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llm_mux import spawn
+from llm_mux.process import ProcessTimeout, run_process
+
+
+@pytest.fixture(params=["pidfd", "transport"])
+def watching(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if request.param == "pidfd" and not spawn._pidfds_work():
+        pytest.skip("no pidfds on this system")
+    if request.param == "transport":
+        monkeypatch.setattr(spawn, "_pidfds_work", lambda: False)
+    yield request.param
+
+
+def run(argv: list[str], tmp_path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
+    return asyncio.run(run_process(argv, cwd=tmp_path, **kwargs))  # type: ignore[arg-type]
+
+
+def test_output_error_and_exit_code(watching: str, tmp_path: Path) -> None:
+    done = run(["sh", "-c", "pwd; echo oops >&2; exit 3"], tmp_path)
+    assert (done.exit_code, done.stdout, done.stderr) == (3, str(tmp_path), "oops\n")
+
+
+def test_stdin_of_any_size_and_a_child_that_stops_reading(watching: str, tmp_path: Path) -> None:
+    data = b"0123456789" * 500_000  # far more than a pipe holds
+    assert run(["wc", "-c"], tmp_path, stdin=data).stdout.strip() == str(len(data))
+    assert run(["head", "-c", "5"], tmp_path, stdin=data).stdout == "01234"
+    assert run(["true"], tmp_path, stdin=data).exit_code == 0
+    assert run(["cat"], tmp_path, stdin=b"").stdout == ""
+
+
+def test_a_timeout_kills_the_group(watching: str, tmp_path: Path) -> None:
+    marker = tmp_path / "survived"
+    started = time.monotonic()
+    with pytest.raises(ProcessTimeout):
+        run(["sh", "-c", f"(sleep 1; touch {marker}) & sleep 30"], tmp_path, timeout=0.2)
+    assert time.monotonic() - started < 5
+    time.sleep(1.3)
+    assert not marker.exists()
+
+
+def test_a_cancel_kills_the_child(watching: str, tmp_path: Path) -> None:
+    async def cancelled() -> None:
+        task = asyncio.create_task(run_process(["sleep", "30"], cwd=tmp_path))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    started = time.monotonic()
+    asyncio.run(cancelled())
+    assert time.monotonic() - started < 5
+
+
+def test_nothing_is_left_open_or_unreaped(watching: str, tmp_path: Path) -> None:
+    async def many() -> None:
+        await asyncio.gather(*(run_process(["echo", "hi"], cwd=tmp_path) for _ in range(50)))
+
+    asyncio.run(many())  # descriptors opened once per process (/dev/null) exist from here
+    before = len(os.listdir("/proc/self/fd"))
+    asyncio.run(many())
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert zombies() == []
+
+
+def zombies() -> list[int]:
+    """Children of this process that exited and were never reaped."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            stat = (Path("/proc") / entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if state == "Z" and int(ppid) == os.getpid():
+            found.append(int(entry))
+    return found
