@@ -25,11 +25,11 @@ Bench = Callable[[int], list[Figure]]
 # name → (benchmark, default runs)
 BENCHMARKS: dict[str, tuple[Bench, int]] = {
     "validate": (startup.bench_validate, 21),
-    "compile": (compile.bench_compile, 5),
+    "compile": (compile.bench_compile, 11),
     "parallel": (backends.bench_parallel, 5),
     "for_each": (backends.bench_for_each, 3),
     "memory": (shell.bench_memory, 3),
-    "steps": (shell.bench_many_steps, 7),
+    "steps": (shell.bench_many_steps, 11),
 }
 
 
