@@ -34,7 +34,10 @@ BENCHMARKS: dict[str, tuple[Bench, int]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description="SPEC §6 benchmarks: every figure against a baseline measured in the same run.",
+    )
     parser.add_argument("--only", help="comma-separated: " + ", ".join(BENCHMARKS))
     parser.add_argument("--runs", type=int, help="runs per benchmark (default: per benchmark)")
     parser.add_argument("--write-readme", action="store_true", help="rewrite README.md's table")
