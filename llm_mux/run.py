@@ -32,7 +32,7 @@ from .context_files import ContextFile, preamble, read_context_files
 from .ecosystems import EcosystemView, detect_ecosystem
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
 from .interpreter import Interpreter, RunOutcome
-from .ledger import finish_run, recording
+from .ledger import RunMeta, finish_run, recording
 from .memory import with_memory
 from .options import GlobalOptions
 from .paths import Places
@@ -105,18 +105,15 @@ def execute_plan(
     redact = Redactor.for_run(env, plan.backends.values())
     observer = _observer(options, redact)
     # The run ledger: the recorder forwards to `observer` and records each step.
-    with recording(
-        places.state_dir,
-        run,
-        plan,
+    meta = RunMeta(
         args=args,
-        env=env,
+        redact=redact,
         root=places.project_root,
         ecosystem=ecosystem.name if ecosystem else None,
-        inner=observer,
         invocation=invocation(options, places, compiled, settings),
         resumed_from=settings.resumed_from,
-    ) as recorder:
+    )
+    with recording(places.state_dir, run, plan, meta, inner=observer) as recorder:
         work = _execute(plan, base, places, env, recorder, settings)
         with collector.frozen():  # the libraries and the plan stay out of the GC's walks
             outcome = run_until_interrupted(work)

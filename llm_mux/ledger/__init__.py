@@ -9,15 +9,15 @@ before anything is written (`llm_mux.redact`).
 
 from __future__ import annotations
 
-from .recorder import RunRecorder, abort_run, finish_run, recording, start_run
+from .recorder import RunMeta, RunRecorder, abort_run, finish_run, recording
 from .schema import ledger_path, run_directory
 
 __all__ = [
+    "RunMeta",
     "RunRecorder",
     "abort_run",
     "finish_run",
     "ledger_path",
     "recording",
     "run_directory",
-    "start_run",
 ]

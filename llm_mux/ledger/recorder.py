@@ -5,7 +5,7 @@ and the observer that shows progress. Output: rows in
 `$XDG_STATE_HOME/llm-mux/runs.db` and one output file per step under
 `runs/<run_id>/`.
 
-`start_run` writes the run as `running` and returns a `RunRecorder`, an
+`recording` writes the run as `running` and returns a `RunRecorder`, an
 `Observer` that forwards every event to the progress display and records each
 step as it finishes (so a run killed outright still leaves its finished steps):
 the rows and the output file are written by the ledger's own thread
@@ -27,6 +27,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,7 +43,7 @@ from ..runtime import Observer
 from .schema import OUTPUT_LIMIT, ledger_path
 from .writer import LedgerWriter
 
-__all__ = ["RunRecorder", "abort_run", "finish_run", "recording", "start_run"]
+__all__ = ["RunMeta", "RunRecorder", "abort_run", "finish_run", "recording"]
 
 _WRITE_CHUNK = 1 << 20  # characters: large outputs are encoded a piece at a time
 
@@ -190,27 +191,17 @@ _Row = dict[str, object]
 
 
 # -- the run ----------------------------------------------------------------------
-def start_run(
+def _start_run(
     state_dir: Path,
     run: RunInfo,
     plan: Plan,
-    *,
-    args: Mapping[str, object],
-    env: Mapping[str, str],
-    root: Path,
-    ecosystem: str | None,
+    meta: RunMeta,
     inner: Observer,
-    invocation: Mapping[str, object] | None = None,
-    resumed_from: str | None = None,
 ) -> RunRecorder:
-    """Record the run as `running` and return the observer that records its steps.
-
-    `invocation` (JSON-ready) is how to start the run again (`runs resume`);
-    `resumed_from` the id of the run this one resumes."""
-    redact = Redactor.for_run(env, plan.backends.values())
+    """Record the run as `running` and return the observer that records its steps."""
     run_dir = Path(run.dir)
     writer = LedgerWriter(ledger_path(state_dir))
-    recorder = RunRecorder(writer, plan, run.id, run_dir, redact, inner)
+    recorder = RunRecorder(writer, plan, run.id, run_dir, meta.redact, inner)
     try:
         run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as error:
@@ -220,15 +211,15 @@ def start_run(
         "id": run.id,
         "workflow": plan.workflow.name,
         "path": plan.workflow.path,
-        "project_root": str(root),
-        "args": recorder.as_json(dict(args)),
+        "project_root": str(meta.root),
+        "args": recorder.as_json(dict(meta.args)),
         "team": plan.team.name if plan.team else None,
-        "ecosystem": ecosystem,
+        "ecosystem": meta.ecosystem,
         "status": "running",
         "started_at": _now(),
         "output_step": plan.output,
-        "invocation": recorder.as_json(dict(invocation or {})),
-        "resumed_from": resumed_from,
+        "invocation": recorder.as_json(dict(meta.invocation or {})),
+        "resumed_from": meta.resumed_from,
     }
     recorder.ledger.write(lambda connection: _insert(connection, "runs", row))
     return recorder
@@ -282,34 +273,31 @@ def _complete(recorder: RunRecorder, results: Mapping[str, StepResult], row: _Ro
     recorder.ledger.write(write)
 
 
+@dataclass(frozen=True, slots=True)
+class RunMeta:
+    """What the ledger records about a run besides its plan.
+
+    `invocation` (JSON-ready) is how to start the run again (`runs resume`);
+    `resumed_from` the id of the run this one resumes. `redact` is the run's
+    one secret filter, the same the console output goes through.
+    """
+
+    args: Mapping[str, object]
+    redact: Redactor
+    root: Path
+    ecosystem: str | None
+    invocation: Mapping[str, object] | None = None
+    resumed_from: str | None = None
+
+
 @contextmanager
 def recording(
-    state_dir: Path,
-    run: RunInfo,
-    plan: Plan,
-    *,
-    args: Mapping[str, object],
-    env: Mapping[str, str],
-    root: Path,
-    ecosystem: str | None,
-    inner: Observer,
-    invocation: Mapping[str, object] | None = None,
-    resumed_from: str | None = None,
+    state_dir: Path, run: RunInfo, plan: Plan, meta: RunMeta, *, inner: Observer
 ) -> Iterator[RunRecorder]:
-    """`start_run` on entry; `abort_run` if the block raises; the ledger closed on exit.
-    The block calls `finish_run` with the outcome when the run returns one."""
-    recorder = start_run(
-        state_dir,
-        run,
-        plan,
-        args=args,
-        env=env,
-        root=root,
-        ecosystem=ecosystem,
-        inner=inner,
-        invocation=invocation,
-        resumed_from=resumed_from,
-    )
+    """The run recorded as `running` on entry; `abort_run` if the block raises; the
+    ledger closed on exit. The block calls `finish_run` with the outcome when the run
+    returns one."""
+    recorder = _start_run(state_dir, run, plan, meta, inner)
     try:
         yield recorder
     except BaseException as error:
