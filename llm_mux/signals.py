@@ -18,6 +18,7 @@ from collections.abc import Coroutine, Iterator
 from typing import TypeVar
 
 from .errors import EXIT_INTERRUPTED
+from .spawn import pidfds_work
 
 __all__ = ["run_until_interrupted"]
 
@@ -43,7 +44,7 @@ def _pidfd_child_watcher() -> Iterator[None]:
     pidfds (kernel 5.3+) let the event loop itself see a child exit. Python 3.12
     picks that watcher by itself. The previous watcher is restored after the run.
     """
-    if sys.version_info >= (3, 12) or not _pidfds_work():
+    if sys.version_info >= (3, 12) or not pidfds_work():
         yield
         return
     policy = asyncio.get_event_loop_policy()
@@ -56,14 +57,6 @@ def _pidfd_child_watcher() -> Iterator[None]:
     finally:
         policy.set_child_watcher(previous)
         watcher.close()
-
-
-def _pidfds_work() -> bool:
-    try:
-        os.close(os.pidfd_open(os.getpid()))
-    except (AttributeError, OSError):  # not Linux, or a kernel older than 5.3
-        return False
-    return True
 
 
 async def _until_signalled(work: Coroutine[object, object, T]) -> T:

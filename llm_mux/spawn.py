@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Child", "start"]
+__all__ = ["Child", "pidfds_work", "start"]
 
 _READ_SIZE = 256 * 1024  # as asyncio's pipe transports read
 
@@ -48,7 +48,7 @@ async def start(
 ) -> Child:
     """Start `argv` and report what it does to `protocol` (raises what Popen raises)."""
     loop = asyncio.get_running_loop()
-    if _pidfds_work():
+    if pidfds_work():
         return _Watched(loop, protocol, argv, executable, cwd, env, stdin)
     return await _Transported.start(loop, protocol, argv, executable, cwd, env, stdin)
 
@@ -61,7 +61,8 @@ def _devnull() -> int:
 
 
 @functools.cache
-def _pidfds_work() -> bool:
+def pidfds_work() -> bool:
+    """Whether this kernel gives pidfds (Linux 5.3+): children are then watched by fd."""
     try:
         os.close(os.pidfd_open(os.getpid()))
     except (AttributeError, OSError):  # not Linux, or a kernel older than 5.3

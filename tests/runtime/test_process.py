@@ -21,10 +21,10 @@ from llm_mux.process import ProcessTimeout, run_process
 
 @pytest.fixture(params=["pidfd", "transport"])
 def watching(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    if request.param == "pidfd" and not spawn._pidfds_work():
+    if request.param == "pidfd" and not spawn.pidfds_work():
         pytest.skip("no pidfds on this system")
     if request.param == "transport":
-        monkeypatch.setattr(spawn, "_pidfds_work", lambda: False)
+        monkeypatch.setattr(spawn, "pidfds_work", lambda: False)
     yield request.param
 
 
