@@ -264,10 +264,22 @@ def _parse_and_resolve(
             hint=error.hint,
         )
         return None
-    found = resolve_names(expr_info(expr, text), scope, lambda o: source.in_string(path, o), sink)
+    _resolve_into(uses, expr_info(expr, text), scope, path, source, sink)
+    return expr
+
+
+def _resolve_into(
+    uses: Resolution,
+    info: TemplateInfo,
+    scope: Scope,
+    path: KeyPath,
+    source: SourceFile,
+    sink: Sink,
+) -> None:
+    """Resolve the names of a template or expression at `path`; add what it uses."""
+    found = resolve_names(info, scope, lambda o: source.in_string(path, o), sink)
     uses.steps.extend(found.steps)
     uses.args.extend(found.args)
-    return expr
 
 
 def _for_each(
@@ -340,9 +352,7 @@ def _template(
             "E301", f"template syntax error: {message}", source.in_string(path, offset), hint
         )
         return None
-    found = resolve_names(info, scope, lambda o: source.in_string(path, o), sink)
-    uses.steps.extend(found.steps)
-    uses.args.extend(found.args)
+    _resolve_into(uses, info, scope, path, source, sink)
     return info
 
 
