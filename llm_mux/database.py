@@ -18,6 +18,7 @@ import contextlib
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,11 +63,7 @@ def open_database(
     _keep_private(path)
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA foreign_keys=ON")
-        if not durable:
-            connection.execute("PRAGMA synchronous=NORMAL")
-        _migrate(connection, schema)
+        _prepare(connection, schema, durable=durable)
     except sqlite3.Error as error:
         connection.close()
         raise DatabaseError(f"cannot use the {schema.name} {path}: {error}") from None
@@ -74,6 +71,30 @@ def open_database(
         connection.close()
         raise
     return connection
+
+
+def _prepare(connection: sqlite3.Connection, schema: Schema, *, durable: bool) -> None:
+    """WAL, pragmas and migrations — retried while another process sets up the same file.
+
+    While one connection switches a new file to WAL or recovers its index, SQLite
+    answers others SQLITE_BUSY without calling the busy handler, so the timeout
+    alone does not make two runs opening one new database wait for each other.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            if not durable:
+                connection.execute("PRAGMA synchronous=NORMAL")
+            _migrate(connection, schema)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager
