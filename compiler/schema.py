@@ -18,6 +18,7 @@ __all__ = [
     "Config",
     "Duration",
     "Ecosystem",
+    "Execution",
     "InputStep",
     "Project",
     "QueryStep",
@@ -136,7 +137,10 @@ class QueryStep(_Step, tag="query", frozen=True, kw_only=True):
     role: str | None = None
     backend: str | None = None
     system: str | None = None
-    parallel: bool = False
+    parallel: bool | None = None
+    """`true`: every backend of the route answers at once; `false`: exactly one
+    answers (a `parallel` role is tried in order, as `fallback`); unset: the role's
+    `execution`."""
     min_success: int | None = None
     output_schema: dict[str, object] | None = None
     schema_retries: int = 1

@@ -31,6 +31,7 @@ from ..schema import (
     ApplyStep,
     Backend,
     Config,
+    Execution,
     InputStep,
     QueryStep,
     ShellStep,
@@ -145,11 +146,18 @@ def resolve_route(step: QueryStep, config: Config, team: Team | None) -> Route |
         min_success = override.min_success or min_success
     elif isinstance(override, list):
         backends = tuple(override)
-    if step.parallel:
-        execution = "parallel"
+    if step.parallel is not None:
+        execution = _one_or_all(execution, step.parallel)
     if step.min_success is not None:
         min_success = step.min_success
     return Route(role=name, execution=execution, backends=backends, min_success=min_success)
+
+
+def _one_or_all(execution: Execution, parallel: bool) -> Execution:
+    """A step's `parallel` over its role's execution: all at once, or exactly one answer."""
+    if parallel:
+        return "parallel"
+    return "fallback" if execution == "parallel" else execution
 
 
 def backend_spec(name: str, backend: Backend) -> BackendSpec:

@@ -153,3 +153,18 @@ def test_nothing_to_review_and_a_bad_base_say_so(
     assert result.code == 1
     assert "base no-such-branch is not a commit of this repository" in result.err
     assert openai_server.requests() == []
+
+
+def test_a_parallel_default_role_still_reconciles_with_exactly_one_backend(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "llm-mux" / "config.toml"
+    config.write_text(config.read_text().replace('"fallback"', '"parallel"'))
+    openai_server.script("m0", Reply("high: calc.py:2 subtracts"), Reply(FINDING))
+    openai_server.script("m1", Reply("medium: add() is wrong"), Reply("a second reconciliation"))
+    document = review(cli, repo)
+    assert document["output"] == FINDING
+    reconcile = steps(document)["reconcile"]
+    assert reconcile["backends"] == ["m0"]
+    assert len(openai_server.requests("m0")) == 2
+    assert len(openai_server.requests("m1")) == 1  # it reviewed, and was not asked to reconcile
