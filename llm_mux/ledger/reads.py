@@ -1,8 +1,9 @@
 """Reading the run ledger back: recent runs, and one run with its steps and calls.
 
-Input: the ledger path, a limit or a run id (a unique prefix will do). Output:
-plain dicts — JSON columns decoded, token counts gathered into `usage` — for
-`llm-mux runs list | show | resume`. An unknown run id is a usage error (exit 2).
+Input: the ledger path, a limit or a run id (a unique prefix will do; `last` is
+the newest run). Output: plain dicts — JSON columns decoded, token counts
+gathered into `usage` — for `llm-mux runs list | show | resume`. An unknown run
+id is a usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from ..database import open_database
 from ..errors import UsageError
 from .schema import LEDGER_SCHEMA
 
-__all__ = ["Row", "list_runs", "load_run"]
+__all__ = ["LAST", "Row", "list_runs", "load_run"]
+
+# `llm-mux runs show last`: the newest run (run ids are dates, never this word).
+LAST = "last"
 
 Row = dict[str, object]
 _TOKENS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -60,7 +64,14 @@ def load_run(path: Path, run_id: str) -> Row:
 
 
 def _resolve(connection: sqlite3.Connection, run_id: str) -> str:
-    """The id itself, or the one run whose id starts with it."""
+    """The id itself, the newest run for `last`, or the one run whose id starts with it."""
+    if run_id == LAST:
+        row = connection.execute(
+            "SELECT id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            raise _unknown(run_id, "no run has been recorded yet")
+        return str(row[0])
     if connection.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
         return run_id
     pattern = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
