@@ -108,13 +108,24 @@ def cli() -> None:
 @click.argument("targets", nargs=-1)
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--no-config", is_flag=True, help="Skip checks that need the merged config.")
+@click.option(
+    "--explain",
+    metavar="CODE",
+    help="Print what a diagnostic code means, an example and the fix; check nothing.",
+)
 @with_globals
 def validate(
-    options: GlobalOptions, targets: tuple[str, ...], strict: bool, no_config: bool
+    options: GlobalOptions,
+    targets: tuple[str, ...],
+    strict: bool,
+    no_config: bool,
+    explain: str | None,
 ) -> int:
     """Lint workflows and config: files, directories or workflow names (none = all)."""
-    from .commands import validate_command
+    from .commands import explain_command, validate_command
 
+    if explain is not None:
+        return explain_command(explain)
     return validate_command(options, targets, strict=strict, use_config=not no_config)
 
 

@@ -24,7 +24,7 @@ from llm_mux.compiler.schema import Config
 
 from . import collector
 from .config import config_paths, environment, load_merged, read_source
-from .errors import EXIT_FAILED, MuxError
+from .errors import EXIT_FAILED, MuxError, UsageError
 from .options import GlobalOptions
 from .paths import Places, find_places, find_workflow
 
@@ -73,6 +73,20 @@ def validate_command(
     emit(render_report(report, as_json=options.output == "json"), options)
     failed = report.errors > 0 or (strict and report.warnings > 0)
     return EXIT_FAILED if failed else 0
+
+
+def explain_command(code: str) -> int:
+    """`llm-mux validate --explain CODE`: the code's entry of docs/diagnostics.md."""
+    from llm_mux.compiler.diagnostics import CODES, did_you_mean
+    from llm_mux.compiler.explanations import explain
+
+    known = code.upper()
+    if known not in CODES:
+        close = did_you_mean(known, CODES)
+        hint = f"did you mean {close}?" if close else "codes are like E303 or W701"
+        raise UsageError(f"no diagnostic code '{code}'", hint=hint)
+    click.echo(explain(known), nl=False)
+    return 0
 
 
 def plan_command(
