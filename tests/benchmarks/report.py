@@ -1,4 +1,4 @@
-"""The results table: printed, and written into the README between marker comments."""
+"""The results table: printed, and written into docs/performance.md between marker comments."""
 
 from __future__ import annotations
 
@@ -65,10 +65,10 @@ def document(figures: Sequence[Figure], machine_line: str, command: str) -> str:
     return "\n".join(parts)
 
 
-def write_readme(readme: Path, text: str) -> None:
-    content = readme.read_text(encoding="utf-8")
+def write_table(page: Path, text: str) -> None:
+    content = page.read_text(encoding="utf-8")
     start, end = content.find(START), content.find(END)
     if start < 0 or end < start:
-        sys.exit(f"{readme}: no {START} … {END} markers to write between")
+        sys.exit(f"{page}: no {START} … {END} markers to write between")
     updated = content[: start + len(START)] + "\n" + text + "\n" + content[end:]
-    readme.write_text(updated, encoding="utf-8")
+    page.write_text(updated, encoding="utf-8")
