@@ -4,7 +4,8 @@ Input: an argv, a working directory, extra environment, optional stdin bytes
 and a timeout. Output: a `ProcessResult` (exit code, stdout, end of stderr).
 Used by CLI backends, shell steps and verify commands. A timeout or a
 cancellation kills the *process group*, so `sh -c 'sleep 100 & wait'` leaves
-nothing behind. Output that is not UTF-8 is decoded with replacement.
+nothing behind, and `llm_mux.reaper` ends descendants that left the group too.
+Output that is not UTF-8 is decoded with replacement.
 
 Memory: stdout is collected in one bytearray and its trailing newlines are cut
 in place before decoding, so a step printing 200 MB peaks near twice that.
@@ -23,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import spawn
+from . import reaper, spawn
 
 __all__ = [
     "CommandNotFound",
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 _STDERR_TAIL = 64 * 1024
-_KILL_GRACE = 2.0
+_KILL_GRACE = 0.5  # everything is gone within a second of a timeout or cancel
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,32 +69,37 @@ async def run_process(
     """Run `argv` to completion; raises CommandNotFound, ProcessTimeout, or CancelledError."""
     started = time.perf_counter()
     collector = _Collector(asyncio.get_running_loop())
+    family = reaper.Family(env)
     try:
         child = await spawn.start(
             collector,
             argv,
             executable=_executable(argv[0], env),
             cwd=cwd,
-            env=env,
+            env=family.env,
             stdin=stdin,
         )
     except FileNotFoundError as error:
         raise CommandNotFound(argv[0]) from error
     except PermissionError as error:
         raise CommandNotFound(f"{argv[0]} (not executable)") from error
+    family.started(child.pid)
     try:
         async with asyncio.timeout(timeout):
             await collector.finished
     except TimeoutError:
-        await _kill_group(child.pid, collector)
+        await _kill_group(child.pid, collector, family)
         raise ProcessTimeout(timeout or 0.0, collector.stderr_text()) from None
     except BaseException:
-        await _kill_group(child.pid, collector)
+        await _kill_group(child.pid, collector, family)
         raise
     finally:
         child.close()
+        family.close()  # idempotent: reaps what a kill left; the normal path sweeps first
     if _group_alive(child.pid):  # background jobs die with their step
         _signal_group(child.pid, signal.SIGTERM)
+    family.sweep()  # and so do those that left its group or session
+    family.close()
     duration = int((time.perf_counter() - started) * 1000)
     code = child.returncode()
     assert code is not None  # `finished` waits for the exit
@@ -175,10 +181,13 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-async def _kill_group(pid: int, collector: _Collector) -> None:
-    """SIGTERM the whole group, then SIGKILL whatever is left after a short grace."""
+async def _kill_group(pid: int, collector: _Collector, family: reaper.Family) -> None:
+    """SIGTERM the whole group and every descendant, SIGKILL what is left after a short grace."""
     if collector.exited.done() and not _group_alive(pid):
+        family.sweep()
         return
+    if not collector.exited.done():  # not reaped yet: its pid still names it
+        family.terminate()
     _signal_group(pid, signal.SIGTERM)
     try:
         async with asyncio.timeout(_KILL_GRACE):
@@ -186,6 +195,7 @@ async def _kill_group(pid: int, collector: _Collector) -> None:
     except TimeoutError:
         pass
     _signal_group(pid, signal.SIGKILL)
+    family.kill()
     await asyncio.shield(collector.exited)
 
 

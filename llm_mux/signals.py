@@ -17,6 +17,7 @@ import sys
 from collections.abc import Coroutine, Iterator
 from typing import TypeVar
 
+from . import reaper
 from .errors import EXIT_INTERRUPTED
 from .spawn import pidfds_work
 
@@ -69,6 +70,7 @@ async def _until_signalled(work: Coroutine[object, object, T]) -> T:
         received.append(number)
         if len(received) > 1:
             sys.stderr.write("llm-mux: interrupted again, exiting now\n")
+            reaper.kill_everything()  # no child outlives us, even on the way out
             os._exit(EXIT_INTERRUPTED)
         sys.stderr.write("llm-mux: interrupted, cancelling the run (again to quit at once)\n")
         task.cancel()
