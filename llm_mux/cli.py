@@ -3,108 +3,43 @@
 Input: argv. Output: text on stdout/stderr and an exit code (0 ok, 1 failed,
 2 usage, 130 interrupted). Each command imports what it needs when it runs, so
 `llm-mux validate` never pays for the interpreter, httpx or rich.
+
+A command is `@cli.command(example="llm-mux …")` (or `@runs.command`, …) with its
+own `click.option`s, then `@with_globals`; global options and the help layout live
+in commandline.py.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
+from .commandline import Group, with_globals
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, MuxError
 from .options import GlobalOptions
 
 __all__ = ["GlobalOptions", "cli", "main"]
 
-F = TypeVar("F", bound=Callable[..., int])
 
-
-_GLOBALS = [
-    click.Option(
-        ["-C", "--dir", "directory"],
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Work as if started in this directory.",
-    ),
-    click.Option(
-        ["--config", "configs"],
-        multiple=True,
-        type=click.Path(path_type=Path),
-        help="Extra config file, merged last (repeatable).",
-    ),
-    click.Option(["--team"], help="Use this team instead of detecting one."),
-    click.Option(
-        ["--output"],
-        type=click.Choice(["console", "json", "quiet"]),
-        default="console",
-        show_default=True,
-        help="How to print results.",
-    ),
-    click.Option(
-        ["--output-file"],
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Also write the result to this file.",
-    ),
-    click.Option(["--debug"], is_flag=True, help="Show tracebacks and timings."),
-    click.Option(["--quiet"], is_flag=True, help="Print only the result."),
-    click.Option(["--trust"], is_flag=True, help="Trust this project's .llm-mux/ for this run."),
-]
-_GLOBAL_NAMES = {name for option in _GLOBALS for name in option.opts}
-_GLOBAL_FLAGS = {name for option in _GLOBALS if option.is_flag for name in option.opts}
-
-
-def with_globals(command: F) -> F:
-    """Add the global options to a command and hand them over as one `GlobalOptions`."""
-
-    @functools.wraps(command)
-    def wrapper(**kwargs: object) -> int:
-        names = [o.name for o in _GLOBALS]
-        values = {name: kwargs.pop(name) for name in names if name in kwargs}
-        options = GlobalOptions(**values)  # type: ignore[arg-type]
-        return command(options, **kwargs)
-
-    params = list(getattr(command, "__click_params__", []))
-    wrapper.__click_params__ = params + list(reversed(_GLOBALS))  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
-
-
-def _move_globals(args: Sequence[str]) -> list[str]:
-    """`llm-mux --debug plan x` → `llm-mux plan --debug x`: globals may come first."""
-    leading: list[str] = []
-    index = 0
-    while index < len(args) and _is_global(args[index]):
-        width = 2 if _takes_value(args[index]) else 1
-        leading.extend(args[index : index + width])
-        index += width
-    rest = list(args[index:])
-    return rest[:1] + leading + rest[1:] if rest else leading
-
-
-def _is_global(word: str) -> bool:
-    return word.partition("=")[0] in _GLOBAL_NAMES or (word[:2] == "-C" and word[:3] != "-C=")
-
-
-def _takes_value(word: str) -> bool:
-    name, equals, _ = word.partition("=")
-    attached = name[:2] == "-C" and len(name) > 2  # -Cdir
-    return not equals and not attached and name not in _GLOBAL_FLAGS
-
-
-class _Group(click.Group):
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, _move_globals(args))
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    options_metavar="[GLOBAL OPTIONS]",
+    example="llm-mux validate                       lint this project's workflows and config\n"
+    "llm-mux plan review                    show what a workflow would do\n"
+    "llm-mux run review base=main           run one, with an arg\n"
+    "llm-mux run --output json review       the same, as one JSON document\n"
+    "llm-mux runs show last                 what the last run did",
+)
 @click.version_option(package_name="llm-mux", prog_name="llm-mux")
 def cli() -> None:
     """make for LLM work: compile and run TOML workflows over many model backends."""
 
 
-@cli.command()
+@cli.command(example="llm-mux validate .llm-mux/workflows/ --strict")
 @click.argument("targets", nargs=-1)
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--no-config", is_flag=True, help="Skip checks that need the merged config.")
@@ -129,7 +64,7 @@ def validate(
     return validate_command(options, targets, strict=strict, use_config=not no_config)
 
 
-@cli.command()
+@cli.command(example="llm-mux plan review base=main --format mermaid")
 @click.argument("workflow")
 @click.argument("assignments", nargs=-1)
 @click.option(
@@ -150,7 +85,7 @@ def plan(
     return plan_command(options, workflow, assignments, fmt)
 
 
-@cli.command(add_help_option=False)
+@cli.command(add_help_option=False, example="llm-mux run review base=main --context notes.md")
 @click.argument("workflow", required=False)
 @click.argument("assignments", nargs=-1)
 @click.option(
@@ -205,7 +140,7 @@ def run(
     )
 
 
-@cli.command()
+@cli.command(example="llm-mux -C ~/src/myapp trust")
 @click.option("--revoke", is_flag=True, help="Stop trusting this project.")
 @with_globals
 def trust(options: GlobalOptions, revoke: bool) -> int:
@@ -215,7 +150,7 @@ def trust(options: GlobalOptions, revoke: bool) -> int:
     return trust_command(options, revoke=revoke)
 
 
-@cli.command()
+@cli.command(example="llm-mux init --project")
 @click.option(
     "--global/--project",
     "user_level",
@@ -231,7 +166,7 @@ def init(options: GlobalOptions, user_level: bool, force: bool) -> int:
     return init_command(options, project=not user_level, force=force)
 
 
-@cli.command()
+@cli.command(example="llm-mux doctor --offline")
 @click.option("--offline", is_flag=True, help="Do not contact HTTP backends.")
 @with_globals
 def doctor(options: GlobalOptions, offline: bool) -> int:
@@ -249,7 +184,7 @@ def _listing(kind: str, summary: str) -> None:
         return listing_command(options, kind)
 
     command.__doc__ = summary
-    cli.command(name=kind)(command)
+    cli.command(name=kind, example=f"llm-mux {kind} --output json")(command)
 
 
 _listing("backends", "List configured backends and whether each is available.")
@@ -259,12 +194,12 @@ _listing("ecosystems", "List ecosystems and the current project.")
 _listing("workflows", "List workflows by name: project, user and built-in.")
 
 
-@cli.group(cls=_Group)
+@cli.group(example="llm-mux runs show last")
 def runs() -> None:
     """Past runs, from the run ledger."""
 
 
-@runs.command(name="list")
+@runs.command(name="list", example="llm-mux runs list --limit 5")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @with_globals
 def runs_list(options: GlobalOptions, limit: int) -> int:
@@ -274,7 +209,7 @@ def runs_list(options: GlobalOptions, limit: int) -> int:
     return runs_list_command(options, limit=limit)
 
 
-@runs.command(name="show")
+@runs.command(name="show", example="llm-mux runs show last --output json")
 @click.argument("run_id")
 @with_globals
 def runs_show(options: GlobalOptions, run_id: str) -> int:
@@ -284,7 +219,7 @@ def runs_show(options: GlobalOptions, run_id: str) -> int:
     return runs_show_command(options, run_id)
 
 
-@runs.command(name="resume")
+@runs.command(name="resume", example="llm-mux runs resume last --dry-run")
 @click.argument("run_id")
 @click.option(
     "--input",
@@ -304,7 +239,7 @@ def runs_resume(
     return runs_resume_command(options, run_id, answers=answers, dry_run=dry_run)
 
 
-@cli.group(cls=_Group)
+@cli.group(example="llm-mux memory facts --search database")
 def memory() -> None:
     """What workflows stored about an ecosystem (store steps)."""
 
@@ -331,7 +266,8 @@ def _memory_query(kind: str, summary: str) -> None:
     if kind == "entities":
         flag = click.option("--history", is_flag=True, help="Every value each property had.")
         command = flag(command)
-    memory.command(name=kind)(command)
+    example = f"llm-mux memory {kind} --project api --search test"
+    memory.command(name=kind, example=example)(command)
 
 
 _memory_query("facts", "List stored facts.")
