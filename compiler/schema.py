@@ -1,12 +1,16 @@
 """Surface schema: msgspec Structs mirroring the TOML files exactly.
 
 Input: nothing (declarations). Output: the types `passes.decode` checks raw TOML
-against and converts it into. These say what the user *wrote*; defaults that
-need other files (a role's backends, a team's verify) are resolved later, into
-the plan. Durations stay as written (`90`, `"500ms"`) until `passes.durations`.
+against and converts it into, and (`json_schema`) the JSON Schemas editors check
+the files with. These say what the user *wrote*; defaults that need other files
+(a role's backends, a team's verify) are resolved later, into the plan. Durations
+stay as written (`90`, `"500ms"`) until `passes.durations`.
+
+Every key is declared `Annotated[TYPE, doc("what it means")]`: the sentence is the
+key's description in `llm-mux schema`, and a test fails for a key without one.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -29,11 +33,21 @@ __all__ = [
     "Team",
     "TeamRole",
     "Workflow",
+    "doc",
 ]
 
 Duration = int | float | str
 Scalar = str | int | float | bool
 Execution = Literal["first", "parallel", "fallback"]
+
+
+def doc(description: str) -> msgspec.Meta:
+    """A key's description, for `Annotated[TYPE, doc("…")]`; it constrains nothing."""
+    return msgspec.Meta(description=description)
+
+
+_DURATION = 'seconds (a number) or a string with a unit: "500ms", "90s", "5m", "1h"'
+_DELAY = 'milliseconds (a number) or a string with a unit: "500ms", "2s"'
 
 
 class _Table(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -42,128 +56,231 @@ class _Table(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
 
 # -- configuration -------------------------------------------------------------
 class Backend(_Table, frozen=True, kw_only=True):
-    command: str
-    type: Literal["cli", "openai", "http", "anthropic"] | None = None
-    args: list[str] = []
-    prompt_mode: Literal["arg", "stdin"] = "arg"
-    env: dict[str, str] | list[list[str]] = {}
-    model: str | None = None
-    api_key: str | None = None
-    headers: dict[str, str] = {}
-    system: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    enabled: bool = True
-    timeout: Duration = 300
-    max_retries: int = 3
-    retry_delay: Duration = 1000
-    retry_rate_limit: bool = True
-    retry_timeout: bool = False
-    max_concurrent: int | None = None
-    input_cost_per_million: float | None = None
-    output_cost_per_million: float | None = None
+    """A model backend: a CLI program (claude, codex, ollama…) or an HTTP API."""
+
+    command: Annotated[
+        str, doc("CLI executable, or the base URL (http:// or https://) of an HTTP API")
+    ]
+    type: Annotated[
+        Literal["cli", "openai", "http", "anthropic"] | None,
+        doc("cli, openai (alias http) or anthropic; default: openai for a URL, else cli"),
+    ] = None
+    args: Annotated[list[str], doc("CLI arguments placed before the prompt")] = []
+    prompt_mode: Annotated[
+        Literal["arg", "stdin"],
+        doc("CLI: arg = the prompt is the last argument; stdin = the prompt goes on stdin"),
+    ] = "arg"
+    env: Annotated[
+        dict[str, str] | list[list[str]],
+        doc("Extra environment for the CLI process (a table, or a list of [name, value])"),
+    ] = {}
+    model: Annotated[str | None, doc("Model id sent to an HTTP API (required there)")] = None
+    api_key: Annotated[
+        str | None, doc('HTTP API key, usually "${OPENAI_API_KEY}"; never printed or logged')
+    ] = None
+    headers: Annotated[dict[str, str], doc("Extra HTTP request headers")] = {}
+    system: Annotated[str | None, doc("System prompt sent with every HTTP request")] = None
+    temperature: Annotated[float | None, doc("Sampling temperature for HTTP requests")] = None
+    max_tokens: Annotated[int | None, doc("Most tokens an HTTP answer may have")] = None
+    enabled: Annotated[bool, doc("false: this backend is never called")] = True
+    timeout: Annotated[Duration, doc("Time allowed per attempt: " + _DURATION)] = 300
+    max_retries: Annotated[
+        int, doc("Retries after the first attempt, for retryable failures only")
+    ] = 3
+    retry_delay: Annotated[
+        Duration, doc("First delay between retries (doubled each time): " + _DELAY)
+    ] = 1000
+    retry_rate_limit: Annotated[
+        bool, doc("Retry on rate limits (HTTP 429), honouring Retry-After")
+    ] = True
+    retry_timeout: Annotated[bool, doc("Retry an attempt that timed out")] = False
+    max_concurrent: Annotated[
+        int | None, doc("At most this many calls to this backend at once, across the run")
+    ] = None
+    input_cost_per_million: Annotated[
+        float | None, doc("Price of a million prompt tokens, for the run's cost")
+    ] = None
+    output_cost_per_million: Annotated[
+        float | None, doc("Price of a million completion tokens, for the run's cost")
+    ] = None
 
 
 class Role(_Table, frozen=True, kw_only=True):
-    backends: list[str]
-    description: str | None = None
-    execution: Execution = "first"
-    min_success: int = 1
+    """A named, ordered list of backends and how a step uses them."""
+
+    backends: Annotated[list[str], doc("Backend names, in order of preference")]
+    description: Annotated[str | None, doc("What this role is for")] = None
+    execution: Annotated[
+        Execution,
+        doc("first: the first available answers; fallback: try in order; parallel: all at once"),
+    ] = "first"
+    min_success: Annotated[
+        int, doc("parallel: the step succeeds when at least this many backends do")
+    ] = 1
 
 
 class TeamRole(_Table, frozen=True, kw_only=True):
-    backends: list[str]
-    execution: Execution | None = None
-    min_success: int | None = None
+    """A team's override of a role: other backends, and optionally another mode."""
+
+    backends: Annotated[list[str], doc("Backend names this role uses for this team")]
+    execution: Annotated[
+        Execution | None, doc("first, fallback or parallel; default: the role's own")
+    ] = None
+    min_success: Annotated[
+        int | None, doc("parallel: at least this many must succeed; default: the role's")
+    ] = None
 
 
 class Team(_Table, frozen=True, kw_only=True):
-    description: str | None = None
-    detect: list[str] = []
-    verify: str | None = None
-    roles: dict[str, TeamRole | list[str]] = {}
+    """A kind of project (rust, python…), detected from its files, with its own roles."""
+
+    description: Annotated[str | None, doc("What this team is for")] = None
+    detect: Annotated[
+        list[str], doc("Paths or globs relative to the project root; any match detects the team")
+    ] = []
+    verify: Annotated[
+        str | None, doc("Command that checks the project (apply steps with verify = true)")
+    ] = None
+    roles: Annotated[
+        dict[str, TeamRole | list[str]],
+        doc("Role overrides: a list of backend names, or a table with backends and execution"),
+    ] = {}
 
 
 class Project(_Table, frozen=True, kw_only=True):
-    path: str
-    description: str | None = None
-    type: str | None = None
-    depends_on: list[str] = []
-    tags: list[str] = []
+    """One project of an ecosystem."""
+
+    path: Annotated[str, doc("Where the project lives (~ is expanded)")]
+    description: Annotated[str | None, doc("What the project is")] = None
+    type: Annotated[str | None, doc("The kind of project (service, library…)")] = None
+    depends_on: Annotated[list[str], doc("Names of projects this one depends on")] = []
+    tags: Annotated[list[str], doc("Free-form labels")] = []
 
 
 class Ecosystem(_Table, frozen=True, kw_only=True):
-    description: str | None = None
-    knowledge: list[str] = []
-    projects: dict[str, Project] = {}
+    """A group of related projects sharing knowledge and a memory database."""
+
+    description: Annotated[str | None, doc("What the ecosystem is")] = None
+    knowledge: Annotated[list[str], doc("Facts every workflow in the ecosystem can read")] = []
+    projects: Annotated[dict[str, Project], doc("The ecosystem's projects, by name")] = {}
 
 
 class Config(_Table, frozen=True, kw_only=True):
-    backends: dict[str, Backend] = {}
-    roles: dict[str, Role] = {}
-    teams: dict[str, Team] = {}
-    ecosystems: dict[str, Ecosystem] = {}
+    """An llm-mux configuration file (user, project or --config)."""
+
+    backends: Annotated[dict[str, Backend], doc("Model backends, by name")] = {}
+    roles: Annotated[dict[str, Role], doc("Roles (named lists of backends), by name")] = {}
+    teams: Annotated[dict[str, Team], doc("Teams, in detection order; the first match wins")] = {}
+    ecosystems: Annotated[dict[str, Ecosystem], doc("Ecosystems of related projects, by name")] = {}
 
 
 # -- workflows -----------------------------------------------------------------
 class Arg(_Table, frozen=True, kw_only=True):
-    required: bool = False
-    default: Scalar | None = None
-    description: str | None = None
-    choices: list[Scalar] | None = None
+    """A workflow argument, given as key=value after the workflow's name."""
+
+    required: Annotated[bool, doc("The run stops unless this argument is given")] = False
+    default: Annotated[
+        Scalar | None, doc("Value when the argument is not given; may use other args")
+    ] = None
+    description: Annotated[str | None, doc("What the argument means (shown by --help)")] = None
+    choices: Annotated[list[Scalar] | None, doc("The only values the argument accepts")] = None
 
 
 class _Step(_Table, tag_field="type", frozen=True, kw_only=True):
-    name: str
-    description: str | None = None
-    depends_on: list[str] = []
-    if_: str | None = msgspec.field(default=None, name="if")
-    when: str | None = None
-    for_each: str | list[Scalar] | None = None
-    concurrency: int = 1
-    continue_on_error: bool | None = None
-    timeout: Duration | None = None
-    retries: int = 0
-    retry_delay: Duration = 1000
+    name: Annotated[str, doc("Unique step name: letters, digits, _ or -")]
+    description: Annotated[str | None, doc("What the step does")] = None
+    depends_on: Annotated[
+        list[str], doc("Steps that must finish first (steps.X references add these too)")
+    ] = []
+    if_: Annotated[
+        str | None, doc("Expression: the step runs only when it is true, else it is skipped")
+    ] = msgspec.field(default=None, name="if")
+    when: Annotated[str | None, doc("Alias of if")] = None
+    for_each: Annotated[
+        str | list[Scalar] | None,
+        doc("A list, or an expression yielding one: the step runs once per item"),
+    ] = None
+    concurrency: Annotated[int, doc("for_each: at most this many items at once")] = 1
+    continue_on_error: Annotated[
+        bool | None, doc("A failure of this step does not fail the run")
+    ] = None
+    timeout: Annotated[Duration | None, doc("Time allowed for the step: " + _DURATION)] = None
+    retries: Annotated[int, doc("Whole-step retries after a failure")] = 0
+    retry_delay: Annotated[Duration, doc("Delay between step retries: " + _DELAY)] = 1000
 
 
 class ShellStep(_Step, tag="shell", frozen=True, kw_only=True):
-    run: str
-    shell: str | None = None
+    """Runs a shell command; every {{ }} value is quoted for the shell."""
+
+    run: Annotated[str, doc("The command (a template); its stdout is the step's output")]
+    shell: Annotated[str | None, doc('The shell that runs it (default "sh")')] = None
 
 
 class QueryStep(_Step, tag="query", frozen=True, kw_only=True):
-    prompt: str
-    role: str | None = None
-    backend: str | None = None
-    system: str | None = None
-    parallel: bool | None = None
-    """`true`: every backend of the route answers at once; `false`: exactly one
-    answers (a `parallel` role is tried in order, as `fallback`); unset: the role's
-    `execution`."""
-    min_success: int | None = None
-    output_schema: dict[str, object] | None = None
-    schema_retries: int = 1
+    """Sends a prompt to a role's backends or to one backend."""
+
+    prompt: Annotated[str, doc("The prompt (a template)")]
+    role: Annotated[str | None, doc("The role whose backends answer")] = None
+    backend: Annotated[str | None, doc("One backend that answers (instead of a role)")] = None
+    system: Annotated[str | None, doc("System prompt (a template)")] = None
+    parallel: Annotated[
+        bool | None,
+        doc(
+            "true: every backend of the route answers at once; false: exactly one answers "
+            "(a parallel role is tried in order, as fallback); unset: the role's execution"
+        ),
+    ] = None
+    min_success: Annotated[
+        int | None, doc("parallel: the step succeeds when at least this many backends do")
+    ] = None
+    output_schema: Annotated[
+        dict[str, object] | None,
+        doc("JSON Schema the answer must meet; the parsed answer is steps.NAME.json"),
+    ] = None
+    schema_retries: Annotated[
+        int, doc("Times a backend is asked again when its answer does not meet output_schema")
+    ] = 1
 
 
 class ApplyStep(_Step, tag="apply", frozen=True, kw_only=True):
-    source: str
-    verify: str | bool | None = None
-    verify_retries: int = 0
-    verify_retry_prompt: str | None = None
-    rollback_on_failure: bool = True
+    """Applies edits (a unified diff or JSON edits) from another step's output."""
+
+    source: Annotated[str, doc('The step whose output holds the edits: "NAME" or "steps.NAME"')]
+    verify: Annotated[
+        str | bool | None,
+        doc(
+            "Command that checks the edited files (true: the team's verify); rolled back on failure"
+        ),
+    ] = None
+    verify_retries: Annotated[
+        int, doc("On verify failure: times the source step is asked again for new edits")
+    ] = 0
+    verify_retry_prompt: Annotated[
+        str | None, doc("Prompt for those retries (a template with original, error, edits)")
+    ] = None
+    rollback_on_failure: Annotated[
+        bool, doc("Restore the files byte for byte when verification fails")
+    ] = True
 
 
 class StoreStep(_Step, tag="store", frozen=True, kw_only=True):
-    input: str | None = None
-    prompt: str | None = None
-    ecosystem: str | None = None
+    """Writes facts, relationships and entities (JSON) to the ecosystem's memory."""
+
+    input: Annotated[
+        str | None, doc("JSON (a template) with facts, relationships and entities")
+    ] = None
+    prompt: Annotated[str | None, doc("Alias of input")] = None
+    ecosystem: Annotated[
+        str | None, doc("The ecosystem whose memory is written (default: the detected one)")
+    ] = None
 
 
 class InputStep(_Step, tag="input", frozen=True, kw_only=True):
-    prompt: str
-    options: list[str] | None = None
-    default: str | None = None
+    """Asks the person at the terminal (or takes run --input STEP=VALUE)."""
+
+    prompt: Annotated[str, doc("The question (a template)")]
+    options: Annotated[list[str] | None, doc("The answers to choose from")] = None
+    default: Annotated[str | None, doc("The answer when none is given")] = None
 
 
 Step = ShellStep | QueryStep | ApplyStep | StoreStep | InputStep
@@ -178,15 +295,25 @@ STEP_TYPES: dict[str, type[_Step]] = {
 
 
 class Workflow(_Table, frozen=True, kw_only=True):
-    steps: list[Step]
-    name: str | None = None
-    description: str | None = None
-    version: str | int | float | None = None
-    timeout: Duration | None = None
-    continue_on_error: bool = False
-    output: str | None = None
-    args: dict[str, Arg] = {}
+    """An llm-mux workflow: arguments and steps, compiled into a plan and run."""
+
+    steps: Annotated[list[Step], doc("The steps; they run as their dependencies allow")]
+    name: Annotated[str | None, doc("The workflow's name (default: the file's stem)")] = None
+    description: Annotated[str | None, doc("What the workflow does")] = None
+    version: Annotated[str | int | float | None, doc("The workflow's own version")] = None
+    timeout: Annotated[Duration | None, doc("Time allowed for the whole run: " + _DURATION)] = None
+    continue_on_error: Annotated[bool, doc("Default of continue_on_error for every step")] = False
+    output: Annotated[
+        str | None, doc("The step whose output is the run's output (default: the last leaf)")
+    ] = None
+    args: Annotated[dict[str, Arg], doc("Arguments, given as key=value on the command line")] = {}
     # Overlays on the merged configuration: partial tables, checked against
     # Backend and Role key by key, and as a whole once merged (passes.config).
-    backends: dict[str, dict[str, object]] = {}
-    roles: dict[str, dict[str, object]] = {}
+    backends: Annotated[
+        dict[str, dict[str, object]],
+        doc("Backends for this workflow only, over the config's (keys as in [backends.*])"),
+    ] = {}
+    roles: Annotated[
+        dict[str, dict[str, object]],
+        doc("Roles for this workflow only, over the config's (keys as in [roles.*])"),
+    ] = {}

@@ -64,6 +64,16 @@ def validate(
     return validate_command(options, targets, strict=strict, use_config=not no_config)
 
 
+@cli.command(example="llm-mux schema workflow > llm-mux-workflow.schema.json")
+@click.argument("kind", type=click.Choice(["workflow", "config"]))
+@with_globals
+def schema(options: GlobalOptions, kind: str) -> int:
+    """Print the JSON Schema of a workflow or config file, for editors (see docs/ci.md)."""
+    from .commands import schema_command
+
+    return schema_command(options, kind)
+
+
 @cli.command(example="llm-mux plan review base=main --format mermaid")
 @click.argument("workflow")
 @click.argument("assignments", nargs=-1)

@@ -8,6 +8,7 @@ their own module so this one stays cheap to import.
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -86,6 +87,14 @@ def explain_command(code: str) -> int:
         hint = f"did you mean {close}?" if close else "codes are like E303 or W701"
         raise UsageError(f"no diagnostic code '{code}'", hint=hint)
     click.echo(explain(known), nl=False)
+    return 0
+
+
+def schema_command(options: GlobalOptions, kind: str) -> int:
+    from llm_mux.compiler.json_schema import json_schema
+
+    document = json_schema("config" if kind == "config" else "workflow")
+    emit(json.dumps(document, indent=2, ensure_ascii=False), options, end="\n")
     return 0
 
 

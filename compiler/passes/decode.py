@@ -15,7 +15,7 @@ import datetime
 import functools
 import types
 from collections.abc import Callable, Mapping
-from typing import Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Literal, TypeVar, Union, get_args, get_origin
 
 import msgspec
 import msgspec.structs
@@ -264,8 +264,15 @@ def _guess_step_type(raw: Mapping[str, object]) -> tuple[str, str] | None:
 
 @functools.cache
 def _fields(cls: type[msgspec.Struct]) -> dict[str, msgspec.structs.FieldInfo]:
-    """A struct's fields by TOML name; cached, as msgspec re-reads annotations each call."""
-    return {f.encode_name: f for f in msgspec.structs.fields(cls)}
+    """A struct's fields by TOML name, their types without the `Annotated` descriptions;
+    cached, as msgspec re-reads annotations each call."""
+    return {f.encode_name: _bare(f) for f in msgspec.structs.fields(cls)}
+
+
+def _bare(field: msgspec.structs.FieldInfo) -> msgspec.structs.FieldInfo:
+    if get_origin(field.type) is not Annotated:
+        return field
+    return msgspec.structs.replace(field, type=get_args(field.type)[0])
 
 
 def _field_names(cls: type[msgspec.Struct]) -> set[str]:
