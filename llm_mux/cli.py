@@ -152,12 +152,21 @@ def run(
 
 @cli.command(example="llm-mux -C ~/src/myapp trust")
 @click.option("--revoke", is_flag=True, help="Stop trusting this project.")
+@click.option(
+    "--any-content",
+    is_flag=True,
+    help="Trust it whatever it will contain, so edits never ask again: for a project of "
+    "your own; weaker than the default, which pins the content trusted.",
+)
 @with_globals
-def trust(options: GlobalOptions, revoke: bool) -> int:
-    """Trust this project's .llm-mux/ (its config and workflows can run commands)."""
+def trust(options: GlobalOptions, revoke: bool, any_content: bool) -> int:
+    """Trust this project's .llm-mux/ (its config and workflows can run commands).
+
+    By default the files' exact content is trusted, and any change asks again.
+    """
     from .commands import trust_command
 
-    return trust_command(options, revoke=revoke)
+    return trust_command(options, revoke=revoke, any_content=any_content)
 
 
 @cli.command(example="llm-mux init --project")

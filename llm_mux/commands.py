@@ -205,7 +205,7 @@ def doctor_command(options: GlobalOptions, *, offline: bool) -> int:
     return EXIT_FAILED if any(c.status == "broken" for c in checks) else 0
 
 
-def trust_command(options: GlobalOptions, *, revoke: bool) -> int:
+def trust_command(options: GlobalOptions, *, revoke: bool, any_content: bool = False) -> int:
     from .trust import TrustStore, digest
 
     places = places_for(options)
@@ -216,6 +216,13 @@ def trust_command(options: GlobalOptions, *, revoke: bool) -> int:
     if revoke:
         found = store.revoke(places.project_root)
         click.echo(f"no longer trusted: {shown}" if found else f"{shown} was not trusted")
+        return 0
+    if any_content:
+        store.trust_any_content(places.project_root)
+        click.echo(
+            f"trusted {shown} whatever it will contain: changes to its files no longer ask "
+            "(`llm-mux trust` pins its content again, `llm-mux trust --revoke` forgets it)"
+        )
         return 0
     value = store.trust(places.project_root)
     click.echo(f"trusted {shown} (sha256 {value[:12]}…); a change to its files asks again")

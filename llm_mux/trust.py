@@ -3,7 +3,9 @@
 Input: the files a run is about to use and the trust records. Output: nothing
 (trusted), or a `Untrusted` usage error (exit 2) naming the files and the exact
 command to run. `llm-mux trust` records a SHA-256 of everything under the
-project's `.llm-mux/`; any change to those files asks again. `--trust` or
+project's `.llm-mux/`; any change to those files asks again. `llm-mux trust
+--any-content` is the weaker choice for a project of one's own: its `.llm-mux/` is
+trusted whatever it will contain, as an editor trusts a folder. `--trust` or
 `LLM_MUX_TRUST=1` trust one run. Records live in
 `$XDG_STATE_HOME/llm-mux/trust.json` (mode 0600).
 """
@@ -22,12 +24,18 @@ from .errors import UsageError
 from .paths import PROJECT_DIR
 
 __all__ = [
+    "ANY_CONTENT",
     "TrustStore",
     "Untrusted",
     "digest",
     "ensure_trusted",
     "project_of",
+    "refusal_hint",
 ]
+
+
+# What `recorded_digest` answers for a project trusted with `trust --any-content`.
+ANY_CONTENT = "any-content"
 
 
 class Untrusted(UsageError):
@@ -50,16 +58,29 @@ class TrustStore:
         return loaded if isinstance(loaded, dict) else {}
 
     def recorded_digest(self, root: Path) -> str | None:
+        """The pinned content's SHA-256, ANY_CONTENT, or None when not trusted."""
         record = self.records().get(str(root))
-        value = record.get("sha256") if isinstance(record, dict) else None
+        if not isinstance(record, dict):
+            return None
+        if record.get("any_content") is True:
+            return ANY_CONTENT
+        value = record.get("sha256")
         return value if isinstance(value, str) else None
 
     def trust(self, root: Path) -> str:
+        """Trust what `root/.llm-mux/` holds now; a change to it asks again."""
         value = digest(root)
-        records = self.records()
-        records[str(root)] = {"sha256": value, "trusted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        self._write(records)
+        self._record(root, {"sha256": value})
         return value
+
+    def trust_any_content(self, root: Path) -> None:
+        """Trust `root/.llm-mux/` whatever it holds, now and later (the weaker choice)."""
+        self._record(root, {"any_content": True})
+
+    def _record(self, root: Path, record: dict[str, object]) -> None:
+        records = self.records()
+        records[str(root)] = record | {"trusted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        self._write(records)
 
     def revoke(self, root: Path) -> bool:
         records = self.records()
@@ -111,12 +132,21 @@ def ensure_trusted(
             by_project.setdefault(root, []).append(path)
     for root, files in by_project.items():
         recorded = store.recorded_digest(root)
-        if recorded is not None and recorded == digest(root):
+        if recorded == ANY_CONTENT or (recorded is not None and recorded == digest(root)):
             continue
         shown = ", ".join(str(f.resolve().relative_to(root)) for f in files)
         state = "changed since you trusted it" if recorded else "is not trusted"
         raise Untrusted(
             f"{root / PROJECT_DIR} {state}: its files can run commands ({shown})",
-            hint=f"review them, then run `llm-mux -C {root} trust` "
-            "(or pass --trust, or set LLM_MUX_TRUST=1, for one run)",
+            hint=refusal_hint(root),
         )
+
+
+def refusal_hint(root: Path) -> str:
+    """What the user can do about an untrusted project: both ways to trust it, or one run."""
+    return (
+        f"review them, then run `llm-mux -C {root} trust` (trusts exactly this content; a "
+        f"change asks again), or for a project of your own `llm-mux -C {root} trust "
+        "--any-content` (trusts whatever it will contain: weaker); --trust or "
+        "LLM_MUX_TRUST=1 trusts one run"
+    )

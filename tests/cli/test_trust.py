@@ -81,3 +81,39 @@ def test_a_config_file_from_another_project_needs_its_trust(cli, tmp_path: Path)
 def test_trust_outside_a_project_is_an_error(cli, tmp_path: Path) -> None:
     result = cli("trust", cwd=tmp_path)
     assert result.code == 1 and "no .llm-mux/ directory" in result.err
+
+
+def test_the_refusal_offers_both_ways_to_trust(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root, _ = make_project(tmp_path)
+    refused = cli("run", "evil", cwd=root)
+    assert f"`llm-mux -C {root} trust` (trusts exactly this content" in refused.err
+    assert f"`llm-mux -C {root} trust --any-content` (trusts whatever it will contain" in (
+        " ".join(refused.err.split())
+    )
+    assert "weaker" in refused.err
+
+
+def test_any_content_trust_survives_edits_until_revoked(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root, marker = make_project(tmp_path)
+    trusted = cli("trust", "--any-content", cwd=root)
+    assert trusted.code == 0 and "whatever it will contain" in trusted.out
+    workflow = root / ".llm-mux" / "workflows" / "evil.toml"
+    workflow.write_text(workflow.read_text() + "# edited\n")
+    (root / ".llm-mux" / "workflows" / "new.toml").write_text(
+        f'[[steps]]\nname = "b"\ntype = "shell"\nrun = "touch {marker}-new"\n'
+    )
+    assert cli("run", "evil", cwd=root).code == 0 and marker.exists()
+    assert cli("run", "new", cwd=root).code == 0
+    assert cli("trust", cwd=root).code == 0  # pinned again: the next edit asks
+    workflow.write_text(workflow.read_text() + "# edited again\n")
+    assert cli("run", "evil", cwd=root).code == 2
+    assert cli("trust", "--any-content", cwd=root).code == 0
+    assert cli("trust", "--revoke", cwd=root).code == 0
+    assert cli("run", "evil", cwd=root).code == 2
+
+
+def test_any_content_trust_is_one_project_only(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    mine, _ = make_project(tmp_path / "mine")
+    other, marker = make_project(tmp_path / "other")
+    assert cli("trust", "--any-content", cwd=mine).code == 0
+    assert cli("run", "evil", cwd=other).code == 2 and not marker.exists()
