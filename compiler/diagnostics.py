@@ -52,10 +52,10 @@ CODES: dict[str, str] = {
     "E402": "unknown backend",
     "E501": "invalid duration",
     "W502": "a bare timeout of 1000 or more is probably milliseconds",
-    "W601": "template value inside shell quotes",
     "W602": "apply step without verify",
     "E603": "for_each over a value that is not a list",
     "W604": "model output interpolated into a shell command with | raw",
+    "E605": "template value in a shell position where no value can be made safe",
     "W701": "environment variable is not set",
 }
 

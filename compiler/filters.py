@@ -23,6 +23,7 @@ from jinja2 import Undefined
 
 __all__ = [
     "FILTERS",
+    "ShellRaw",
     "ShellSafe",
     "default",
     "fromjson",
@@ -32,18 +33,25 @@ __all__ = [
     "raw",
     "shell_escape",
     "strftime",
+    "text_of",
     "trim",
     "truncate_chars",
 ]
 
 
 class ShellSafe(str):
-    """Text that may be pasted into a shell command line as it is.
+    """Text that is one shell word as it is: made by `shell_escape` (quoted).
 
-    Made by `shell_escape` (quoted) and `raw` (trusted by the author).  Shell templates
-    quote every other `{{ }}` value.  Note that str methods and most filters return a plain
-    `str`: `{{ x | shell_escape | upper }}` is quoted again.
+    Safe as a word and nowhere else: inside quotes, a here-document or a comment it is
+    written as text like any other value (`shell_values`).  Note that str methods and most
+    filters return a plain `str`: `{{ x | shell_escape | upper }}` is quoted again.
     """
+
+    __slots__ = ()
+
+
+class ShellRaw(ShellSafe):
+    """Shell code the author vouches for (`| raw`): put into the command as it is."""
 
     __slots__ = ()
 
@@ -52,7 +60,7 @@ def _fail_undefined(value: Undefined) -> NoReturn:
     value._fail_with_undefined_error()
 
 
-def _text(value: object) -> str:
+def text_of(value: object) -> str:
     """`value` as text (`str(value)`); undefined values are an error."""
     if isinstance(value, Undefined):
         _fail_undefined(value)
@@ -86,14 +94,14 @@ def shell_escape(value: object) -> ShellSafe:
     """
     if isinstance(value, ShellSafe):
         return value
-    return ShellSafe(shlex.quote(_text(value)))
+    return ShellSafe(shlex.quote(text_of(value)))
 
 
-def raw(value: object) -> ShellSafe:
-    """`str(value)` marked shell-safe *without* quoting: opts out of automatic quoting."""
-    if isinstance(value, ShellSafe):
+def raw(value: object) -> ShellRaw:
+    """`str(value)` as shell code, *without* quoting: opts out of automatic quoting."""
+    if isinstance(value, ShellRaw):
         return value
-    return ShellSafe(_text(value))
+    return ShellRaw(text_of(value))
 
 
 def json(value: object, indent: int | None = None) -> str:
@@ -150,18 +158,22 @@ def join(value: object, sep: str = ", ") -> str:
     """The items of a list as text, separated by `sep` (", " by default).
 
     Items are converted with `str()`.  Text is not a list of characters here: joining a
-    string is an error.  When every item is `ShellSafe` and `sep` is whitespace (or itself
-    `ShellSafe`), the result is `ShellSafe`: `{{ files | map('shell_escape') | join(' ') }}`
-    gives one shell word per file.
+    string is an error.  When every item is `ShellSafe` and `sep` is spaces or tabs (or
+    itself `ShellSafe`), the result is `ShellSafe` (`ShellRaw` when all are):
+    `{{ files | map('shell_escape') | join(' ') }}` gives one shell word per file.  Any
+    other separator — a line break, `;`, `&`, `|` — would end a command, so the result is
+    plain text, quoted as one value.
     """
     if isinstance(value, Undefined):
         _fail_undefined(value)
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise TypeError(f"join expects a list, got {_describe(value)}")
     items = list(value)
-    text = sep.join(_text(item) for item in items)
-    safe_sep = isinstance(sep, ShellSafe) or not sep.strip()
-    if safe_sep and all(isinstance(item, ShellSafe) for item in items):
+    text = sep.join(text_of(item) for item in items)
+    blank = not sep.strip(" \t")
+    if (blank or isinstance(sep, ShellRaw)) and all(isinstance(i, ShellRaw) for i in items):
+        return ShellRaw(text)
+    if (blank or isinstance(sep, ShellSafe)) and all(isinstance(i, ShellSafe) for i in items):
         return ShellSafe(text)
     return text
 
@@ -187,10 +199,10 @@ def lines(value: object) -> list[str]:
 def trim(value: object, chars: str | None = None) -> str:
     """`str(value)` without leading and trailing whitespace (or `chars`).
 
-    A `ShellSafe` value stays `ShellSafe`.
+    A `ShellSafe` (or `ShellRaw`) value stays one.
     """
-    text = _text(value).strip(chars)
-    return ShellSafe(text) if isinstance(value, ShellSafe) else text
+    text = text_of(value).strip(chars)
+    return type(value)(text) if isinstance(value, ShellSafe) else text
 
 
 def default(value: object, fallback: object = "", boolean: bool = False) -> object:
@@ -214,7 +226,7 @@ def truncate_chars(value: object, n: int) -> str:
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"truncate_chars expects a count of characters >= 0, got {n!r}")
-    text = _text(value)
+    text = text_of(value)
     if len(text) <= n:
         return text
     return text[: n - 1] + "…" if n else ""

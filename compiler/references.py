@@ -89,14 +89,15 @@ class NameUse(msgspec.Struct, frozen=True):
 class TemplateInfo(msgspec.Struct, frozen=True):
     """Everything the checks need to know about one template or expression.
 
-    `quoted_interpolations` holds the offsets of `{{` that sit inside single or double
-    quotes of the surrounding shell text (always empty for expressions).
+    `shell_refusals` holds (offset of `{{`, `shell_context.Context` value) for values in
+    shell positions no value can be made safe in — backticks, `${…}`, … (read only for
+    shell commands; always empty for expressions).
     """
 
     refs: tuple[Ref, ...] = ()
     filters: tuple[NameUse, ...] = ()
     tests: tuple[NameUse, ...] = ()
-    quoted_interpolations: tuple[int, ...] = ()
+    shell_refusals: tuple[tuple[int, str], ...] = ()
     raw_refs: tuple[Ref, ...] = ()  # references inside `{{ … | raw }}` (not shell-quoted)
 
 

@@ -19,7 +19,7 @@ import bisect
 import re
 
 from .references import DEFAULT_FILTERS, JINJA_GLOBALS, NameUse, Ref, TemplateInfo
-from .shell_quotes import quoted_interpolations
+from .shell_context import refused_positions
 
 __all__ = ["analyze_simple"]
 
@@ -70,9 +70,7 @@ def analyze_simple(source: str) -> TemplateInfo | None:
     return TemplateInfo(
         refs=tuple(refs),
         filters=tuple(filters),
-        quoted_interpolations=tuple(
-            o for o in quoted_interpolations([*pieces, source[position:]]) if o not in raw_starts
-        ),
+        shell_refusals=refused_positions([*pieces, source[position:]], raw_starts),
         raw_refs=tuple(r for r in refs if any(a <= r.offset < b for a, b in raw_spans)),
     )
 

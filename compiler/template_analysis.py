@@ -33,7 +33,7 @@ from .references import (
     TemplateInfo,
     is_guarded,
 )
-from .shell_quotes import quoted_interpolations
+from .shell_context import refused_positions
 
 __all__ = ["analyze"]
 
@@ -82,7 +82,7 @@ def analyze(source: str, tree: nodes.Template, lexed: Lexed) -> TemplateInfo:
         refs=tuple(collector.refs),
         filters=positions.uses(_is_filter_name),
         tests=positions.uses(_is_test_name),
-        quoted_interpolations=tuple(positions.original(o) for o in _quoted(tokens)),
+        shell_refusals=tuple((positions.original(o), c) for o, c in _refused(tokens)),
         raw_refs=tuple(r for r in collector.refs if any(a <= r.offset < b for a, b in raw)),
     )
 
@@ -98,15 +98,14 @@ def _tokens(text: str, lexed: Lexed) -> Iterator[_Token]:
         yield _Token(kind, value, offset, line)
 
 
-def _quoted(tokens: list[_Token]) -> tuple[int, ...]:
+def _refused(tokens: list[_Token]) -> tuple[tuple[int, str], ...]:
     pieces: list[str | int] = []
     for token in tokens:
         if token.kind == "data":
             pieces.append(token.value)
         elif token.kind == "variable_begin":
             pieces.append(token.offset)
-    raw = _raw_interpolations(tokens)
-    return tuple(o for o in quoted_interpolations(pieces) if o not in raw)
+    return refused_positions(pieces, _raw_interpolations(tokens))
 
 
 def _raw_interpolations(tokens: list[_Token]) -> frozenset[int]:

@@ -9,8 +9,8 @@ Environment: sandboxed and immutable (templates cannot modify lists or dicts), u
 names are errors (`StrictUndefined`; `| default` and `is defined` are the escapes),
 trailing newlines are kept, and the llm-mux filters replace Jinja's built-ins of the same
 name (`join`, `trim`, `default`/`d`); Jinja's other built-ins (`first`, `length`, ...)
-remain.  With `shell=True` every `{{ }}` value is shell-quoted unless it is `ShellSafe`
-(`| shell_escape` quotes once, `| raw` opts out).
+remain.  With `shell=True` every `{{ }}` value is made inert for the shell position it
+lands in (`shell_values.render_shell`); `| raw` opts out.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import functools
 from jinja2 import StrictUndefined, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from .filters import FILTERS, ShellSafe, shell_escape
+from .filters import FILTERS
 from .references import NameUse, Ref, TemplateInfo
 
 __all__ = [
@@ -46,22 +46,19 @@ class TemplateSyntax(Exception):
         return f"TemplateSyntax({self.message!r}, line={self.line})"
 
 
-def _shell_finalize(value: object) -> object:
-    # Jinja calls this on every {{ }} value before turning it into text.
-    return value if isinstance(value, ShellSafe) else shell_escape(value)
-
-
 @functools.cache
 def make_environment(*, shell: bool = False) -> ImmutableSandboxedEnvironment:
     """The environment for templates (`shell=True`: for shell commands). One per flag.
 
     Treat it as read-only: it is shared by every caller.
     """
+    from .shell_values import finalize
+
     env = ImmutableSandboxedEnvironment(
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
-        finalize=_shell_finalize if shell else None,
+        finalize=finalize if shell else None,
     )
     env.filters.update(FILTERS)
     return env

@@ -14,6 +14,7 @@ import jinja2
 from jinja2.exceptions import SecurityError
 
 from llm_mux.compiler.expr import Expr, ExprEvalError, evaluate, evaluate_condition
+from llm_mux.compiler.shell_values import render_shell
 from llm_mux.compiler.templates import make_environment
 
 __all__ = ["RenderError", "evaluate_expression", "holds", "render"]
@@ -39,7 +40,11 @@ def render(source: str, context: Mapping[str, object], *, key: str, shell: bool 
     """Render `source`; `key` ("run", "prompt", …) names it in error messages."""
     try:
         template = _compiled(source, shell)
-        return template if isinstance(template, str) else template.render(context)
+        if isinstance(template, str):
+            return template
+        if shell:
+            return render_shell(lambda: template.render(context))
+        return template.render(context)
     except jinja2.UndefinedError as error:
         raise RenderError(f"{key}: {error.message}") from None
     except SecurityError as error:

@@ -23,6 +23,7 @@ from ..expr import Const, Expr, ExprSyntaxError, ListLit, parse_expression
 from ..plan import ArgSpec
 from ..references import TemplateInfo, expr_info
 from ..schema import ApplyStep, QueryStep, ShellStep, Step, StoreStep, Workflow
+from ..shell_context import REFUSED, Context
 from ..source import KeyPath, SourceFile
 from ..templates import TemplateSyntax, analyze_template
 from .config import check_duration
@@ -424,13 +425,14 @@ def _check_raw_model_output(
 def _check_quoting(
     name: str, info: TemplateInfo, path: KeyPath, source: SourceFile, sink: Sink
 ) -> None:
-    for offset in info.quoted_interpolations:
-        sink.warning(
-            "W601",
-            f"step '{name}' puts a template value inside shell quotes",
+    """Values where no quoting can make them inert (every other position is made safe)."""
+    for offset, context in info.shell_refusals:
+        what, fix = REFUSED[Context(context)]
+        sink.error(
+            "E605",
+            f"step '{name}' puts a template value {what}, where it cannot be made safe",
             source.in_string(path, offset),
-            hint="llm-mux already quotes every {{ }} value; remove the quotes around it "
-            "(or use | raw if you quote it yourself)",
+            hint=fix,
         )
 
 

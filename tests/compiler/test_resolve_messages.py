@@ -130,13 +130,30 @@ def test_a_bad_step_name_gets_a_valid_spelling(name: str, example: str) -> None:
     )
 
 
-# -- W601 ---------------------------------------------------------------------------------
-def test_a_value_inside_shell_quotes_warns_at_the_braces() -> None:
-    found = one(shell("a", 'echo "{{ env.HOME }}"'))
-    assert (found.code, at(found)) == ("W601", (4, 16))
+# -- E605 ---------------------------------------------------------------------------------
+def test_a_value_inside_quotes_is_made_safe_there_so_nothing_is_said() -> None:
+    assert diagnose(shell("a", "echo \"{{ env.HOME }}\" '{{ env.HOME }}'")) == []
+    assert diagnose(shell("a", "cat <<EOF\n{{ env.HOME }}\nEOF\n# {{ env.HOME }}")) == []
 
 
-def test_raw_inside_quotes_is_the_authors_own_quoting() -> None:
-    assert diagnose(shell("a", "printf '%s' '{{ env.HOME | raw }}'")) == []
-    quoted_again = one(shell("a", "echo '{{ env.HOME | raw | trim }}'"))
-    assert quoted_again.code == "W601"  # trim returns plain text, which is quoted again
+@pytest.mark.parametrize(
+    ("run", "fix"),
+    [
+        ("echo `cat {{ env.HOME }}`", "use $( … ) instead of backticks"),
+        ('echo "${X:-{{ env.HOME }}}"', "set a variable first"),
+        ("echo $'{{ env.HOME }}'", "drop the $'…' quotes"),
+        ("cat <<{{ env.HOME }}", "write the delimiter out"),
+        ("echo ${{ env.HOME }}", "drop the $"),
+        ("echo \\\\{{ env.HOME }}", "drop the backslash"),
+    ],
+)
+def test_a_position_no_value_can_be_safe_in_is_an_error_naming_the_fix(run: str, fix: str) -> None:
+    found = one(shell("a", run))
+    column = len('run = """') + run.index("{{") + 1
+    assert (found.code, found.severity, at(found)) == ("E605", "error", (4, column))
+    assert found.message.startswith("step 'a' puts a template value ")
+    assert found.hint is not None and found.hint.startswith(fix)
+
+
+def test_raw_is_the_authors_own_code() -> None:
+    assert diagnose(shell("a", "echo `{{ env.HOME | raw }}`")) == []

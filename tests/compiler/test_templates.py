@@ -150,22 +150,25 @@ def test_filters_and_tests_used() -> None:
 
 
 @pytest.mark.parametrize(
-    ("source", "quoted"),
+    ("source", "refused"),
     [
-        ('echo "{{ x }}"', ["{{ x }}"]),
-        ("echo '{{ x }}' {{ y }}", ["{{ x }}"]),
-        ("echo {{ x }} \"a\" '{{ y }}'", ["{{ y }}"]),
-        ('echo "it\'s {{ x }}"', ["{{ x }}"]),  # ' inside "..." opens nothing
-        ("echo \\' {{ x }}", []),  # an escaped quote opens nothing
-        ('echo "a\\" {{ x }}"', ["{{ x }}"]),  # \" does not close
-        ("# don't {{ x }}\necho {{ y }}", []),  # a comment
-        ("echo a#b '{{ x }}'", ["{{ x }}"]),  # not a comment inside a word
-        ("echo '{% if a %}{{ x }}{% endif %}'", ["{{ x }}"]),
+        ('echo "{{ x }}"', []),  # made safe inside the quotes
+        ("echo `{{ x }}` {{ y }}", [("{{ x }}", "backtick")]),
+        ('echo "`{{ x }}`" $(echo {{ y }})', [("{{ x }}", "backtick")]),
+        ('echo "${a:-{{ x }}}"', [("{{ x }}", "parameter")]),
+        ("echo \\' `{{ x | raw }}`", []),  # the author's own code
+        ("# `{{ x }}`\necho {{ y }}", []),  # a comment
+        ("cat <<{{ x }}\n", [("{{ x }}", "delimiter")]),
+        ("cat <<'E'\n`{{ x }}`\nE\n", []),  # a quoted here-document is literal
+        ("echo '{% if a %}`{{ x }}`{% endif %}'", []),
+        ("echo {% if a %}`{{ x }}`{% endif %}", [("{{ x }}", "backtick")]),
     ],
 )
-def test_interpolations_inside_shell_quotes(source: str, quoted: list[str]) -> None:
-    offsets = analyze_template(source).quoted_interpolations
-    assert [source[o : o + 7] for o in offsets] == quoted
+def test_positions_no_value_can_be_made_safe_in(
+    source: str, refused: list[tuple[str, str]]
+) -> None:
+    found = analyze_template(source).shell_refusals
+    assert [(source[o : o + 7], context) for o, context in found] == refused
 
 
 def test_syntax_errors_have_a_line() -> None:
