@@ -178,11 +178,6 @@ EXPLANATIONS: dict[str, Explanation] = {
         fix='Timeouts are seconds: write `30` or `"30s"`. A timeout really that long can '
         "be silenced with `# llm-mux: ignore[W502]` on its line.",
     ),
-    "W601": Explanation(
-        example='[args.message]\nrequired = true\n\n[[steps]]\nname = "commit"\ntype = "shell"\n'
-        "run = 'git commit -m \"{{ args.message }}\"'\n",
-        fix="Remove the quotes around the `{{ }}`: every value is quoted for the shell already.",
-    ),
     "W602": Explanation(
         example='[[steps]]\nname = "fix"\ntype = "query"\n'
         'prompt = "Fix the failing test. Answer with a unified diff."\n\n'
@@ -202,6 +197,14 @@ EXPLANATIONS: dict[str, Explanation] = {
         '[[steps]]\nname = "clean"\ntype = "shell"\nrun = "{{ steps.suggest.output | raw }}"\n',
         fix="Drop `| raw`, so the model's answer is one quoted argument, not code; if "
         "running it is really meant, review it first (an input step).",
+    ),
+    "E605": Explanation(
+        example='[args.message]\nrequired = true\n\n[[steps]]\nname = "commit"\ntype = "shell"\n'
+        "run = 'git commit -m \"`echo {{ args.message }}`\"'\n",
+        fix="Values are made inert wherever else they land (as a word, inside quotes, in a "
+        "here-document or a comment): use `$( … )` instead of backticks, set a variable "
+        "before `${…}`, drop `$'…'` and a `$` or `\\` right before `{{`, and write a "
+        "here-document's delimiter out.",
     ),
     "W701": Explanation(
         example='[backends.staging]\ncommand = "https://llm.example.com/v1"\nmodel = "m"\n'
