@@ -14,12 +14,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .commandline import Group, with_globals
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, MuxError
 from .options import GlobalOptions
+
+if TYPE_CHECKING:
+    from .validate import ReportFormat
 
 __all__ = ["GlobalOptions", "cli", "main"]
 
@@ -48,6 +52,14 @@ def cli() -> None:
     metavar="CODE",
     help="Print what a diagnostic code means, an example and the fix; check nothing.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github", "sarif"]),
+    default=None,
+    help="text, json (a list), github (workflow annotations) or sarif (SARIF 2.1.0) "
+    "[default: text, or json with --output json].",
+)
 @with_globals
 def validate(
     options: GlobalOptions,
@@ -55,13 +67,14 @@ def validate(
     strict: bool,
     no_config: bool,
     explain: str | None,
+    fmt: ReportFormat | None,
 ) -> int:
     """Lint workflows and config: files, directories or workflow names (none = all)."""
     from .commands import explain_command, validate_command
 
     if explain is not None:
         return explain_command(explain)
-    return validate_command(options, targets, strict=strict, use_config=not no_config)
+    return validate_command(options, targets, strict=strict, use_config=not no_config, fmt=fmt)
 
 
 @cli.command(example="llm-mux schema workflow > llm-mux-workflow.schema.json")

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 import msgspec
@@ -28,6 +28,9 @@ from .config import config_paths, environment, load_merged, read_source
 from .errors import EXIT_FAILED, MuxError, UsageError
 from .options import GlobalOptions
 from .paths import Places, find_places, find_workflow
+
+if TYPE_CHECKING:
+    from .validate import ReportFormat
 
 __all__ = ["plan_command", "validate_command"]
 
@@ -61,7 +64,12 @@ def _write(stream: TextIO, text: str, end: str) -> None:
 
 
 def validate_command(
-    options: GlobalOptions, targets: Sequence[str], *, strict: bool, use_config: bool
+    options: GlobalOptions,
+    targets: Sequence[str],
+    *,
+    strict: bool,
+    use_config: bool,
+    fmt: ReportFormat | None = None,
 ) -> int:
     from .validate import collect_targets, render_report, validate
 
@@ -71,7 +79,8 @@ def validate_command(
         report = validate(
             found, places, extra_configs=options.configs, env=environment(), use_config=use_config
         )
-    emit(render_report(report, as_json=options.output == "json"), options)
+    fmt = fmt or ("json" if options.output == "json" else "text")
+    emit(render_report(report, fmt), options)
     failed = report.errors > 0 or (strict and report.warnings > 0)
     return EXIT_FAILED if failed else 0
 

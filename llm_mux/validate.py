@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -23,7 +24,7 @@ from .config import config_paths, load_merged, read_source
 from .errors import UsageError
 from .paths import Places, find_workflow, is_path_like, project_root
 
-__all__ = ["Targets", "collect_targets", "render_report", "validate"]
+__all__ = ["ReportFormat", "Targets", "collect_targets", "render_report", "validate"]
 
 
 class Targets(msgspec.Struct):
@@ -147,17 +148,34 @@ def _root_of(path: Path, places: Places) -> Path:
     return project_root(path.resolve().parent) or places.project_root
 
 
-def render_report(report: Report, *, as_json: bool) -> str:
-    if as_json:
-        return (
-            json.dumps([d.to_json() for d in report.diagnostics], indent=2, ensure_ascii=False)
-            + "\n"
-        )
+ReportFormat = Literal["text", "json", "github", "sarif"]
+
+
+def render_report(report: Report, fmt: ReportFormat = "text") -> str:
+    """text: one line per diagnostic and a summary; json: a bare list; github: workflow
+    annotations and the summary; sarif: one SARIF 2.1.0 log."""
+    if fmt == "json":
+        return _json([d.to_json() for d in report.diagnostics])
+    if fmt == "sarif":
+        from .report.diagnostics import diagnostics_sarif
+
+        return _json(diagnostics_sarif(report.diagnostics))
+    if fmt == "github":
+        from .report.diagnostics import diagnostics_annotations
+
+        return diagnostics_annotations(report.diagnostics) + _summary(report) + "\n"
     lines = [d.render() for d in report.diagnostics]
+    return "\n".join([*lines, _summary(report)]) + "\n"
+
+
+def _json(document: object) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _summary(report: Report) -> str:
     noun = "file" if report.files == 1 else "files"
     summary = f"{report.files} {noun} checked: {_count(report.errors, 'error')}, "
-    lines.append(summary + _count(report.warnings, "warning"))
-    return "\n".join(lines) + "\n"
+    return summary + _count(report.warnings, "warning")
 
 
 def _count(number: int, noun: str) -> str:

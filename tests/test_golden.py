@@ -24,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from support.sarif_schema import sarif_errors
 
 from llm_mux.compiler.diagnostics import CODES
 
@@ -132,6 +133,7 @@ def test_every_code_has_an_example() -> None:
 
 def test_every_golden_file_belongs_to_an_example() -> None:
     expected = {f"{p.stem}.txt" for p in INVALID} | {"unknown-name.json", "not-utf8.txt"}
+    expected |= {f"{p.stem}.github" for p in INVALID} | {"invalid.sarif"}
     expected |= {f"{p.stem}.{fmt}" for p in WORKFLOWS for fmt in FORMATS}
     written = {p.name for p in GOLDEN.glob("*/*")}
     assert written == expected or UPDATE
@@ -165,3 +167,38 @@ def test_validate_examples_prints_exactly_the_clean_summary(cli) -> None:  # typ
         f"{count} files checked: 0 errors, 0 warnings\n",
         "",
     )
+
+
+# -- validate for CI: GitHub annotations and SARIF ----------------------------------------
+@pytest.mark.parametrize("example", INVALID, ids=lambda p: p.stem)
+def test_github_annotations_are_golden(cli, example: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("validate", "--format", "github", relative(example))
+    assert result.err == ""
+    assert_golden(GOLDEN / "diagnostics" / f"{example.stem}.github", result.out)
+    annotations = [line for line in result.out.splitlines() if line.startswith("::")]
+    assert len(annotations) == len(expectations(example))
+    for (code, line, column), annotation in zip(
+        sorted(expectations(example), key=lambda e: (e[1], e[2])), annotations, strict=True
+    ):
+        level = "error" if code.startswith("E") else "warning"
+        where = f"file={relative(example)},line={line},col={column},title={code}::"
+        assert annotation.startswith(f"::{level} {where}")
+
+
+def test_sarif_over_examples_invalid_is_golden_and_valid(cli) -> None:  # type: ignore[no-untyped-def]
+    """The whole directory in one SARIF log. The rules' help text comes from the
+    diagnostics table and is checked in tests/report/; the golden file keeps their ids."""
+    result = cli("validate", "--format", "sarif", "examples/invalid/")
+    assert result.code == 1 and result.err == ""
+    document = json.loads(result.out)
+    assert sarif_errors(document) == []
+    run = document["runs"][0]
+    run["tool"]["driver"]["rules"] = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+    run["tool"]["driver"]["version"] = run["tool"]["driver"]["semanticVersion"] = "VERSION"
+    assert_golden(GOLDEN / "diagnostics" / "invalid.sarif", json.dumps(document, indent=2) + "\n")
+    found = Counter(
+        (r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"])
+        for r in run["results"]
+    )
+    expected = Counter((code, line) for p in INVALID for code, line, _ in expectations(p))
+    assert found == expected
