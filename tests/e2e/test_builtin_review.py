@@ -168,3 +168,77 @@ def test_a_parallel_default_role_still_reconciles_with_exactly_one_backend(
     assert reconcile["backends"] == ["m0"]
     assert len(openai_server.requests("m0")) == 2
     assert len(openai_server.requests("m1")) == 1  # it reviewed, and was not asked to reconcile
+
+
+SECRETS = {
+    ".env": "API_TOKEN=abcd1234efgh5678\n",
+    ".env.production": "DATABASE_URL=postgres://u:p@h/db\n",
+    "deploy/server.pem": "not really a certificate\n",
+    "keys/id_ed25519": "not really a key\n",
+    "config/settings.yaml": "GITHUB_TOKEN: ghp_abcdefghijklmnopqrstuvwxyz0123456789\n",
+    "notes/aws.txt": "the key is AKIAABCDEFGHIJKLMNOP\n",
+    "server.key": "server key material\n",
+    "tls/private.txt": "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n",
+}
+HARMLESS = {
+    ".env.example": "API_TOKEN=\n",
+    "keys/id_ed25519.pub": "ssh-ed25519 AAAA me@host\n",
+    "auth.py": "def login(password):\n    token = make_token(password)\n    return token\n",
+    "notes.md": "Set API_TOKEN in your environment.\n",
+}
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def test_untracked_files_that_look_like_secrets_stay_out_with_a_note(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    write_files(repo, SECRETS | HARMLESS)
+    result = cli("run", "review", cwd=repo)
+    assert result.code == 0, result.err
+    prompts = [r.prompt for r in openai_server.requests()]
+    assert prompts
+    for prompt in prompts:
+        for name, text in SECRETS.items():
+            assert text.strip().splitlines()[0] not in prompt, name
+        for name, text in HARMLESS.items():
+            assert f"+++ b/{name}" in prompt and text.splitlines()[0] in prompt, name
+        note = prompt.split("[not sent: untracked files that look like secrets: ", 1)[1]
+        listed = note.split(" — to review one, name it: include=PATH]", 1)[0].split(" ")
+        assert sorted(listed) == sorted(SECRETS)
+
+
+def test_a_secret_looking_file_the_user_names_is_sent(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    write_files(repo, {".env": "API_TOKEN=abcd1234efgh5678\n", "server.key": "k\n"})
+    review(cli, repo, "include=.env")
+    prompt = openai_server.requests("m1")[0].prompt
+    assert "API_TOKEN=abcd1234efgh5678" in prompt
+    assert "look like secrets: server.key —" in prompt
+    git(repo, "checkout", "--", "calc.py")
+    (repo / ".env").unlink()
+    review(cli, repo, "scope=server.key")
+    assert "+k" in openai_server.requests("m1")[1].prompt
+
+
+def test_only_secrets_is_nothing_to_review(cli, repo: Path, openai_server: ModelServer) -> None:
+    git(repo, "checkout", "--", "calc.py")
+    write_files(repo, {".env": "API_TOKEN=abcd1234efgh5678\n"})
+    result = cli("run", "review", cwd=repo)
+    assert result.code == 1 and "nothing to review" in result.err
+    assert "untracked files that look like secrets: .env" in result.err
+    assert openai_server.requests() == []
+
+
+def test_apply_sends_no_secret_file_either(cli, repo: Path, openai_server: ModelServer) -> None:
+    write_files(repo, {".env": "API_TOKEN=abcd1234efgh5678\n"})
+    openai_server.script("m0", Reply(FINDING), Reply(FINDING), Reply(FIX))
+    openai_server.script("m1", Reply(FINDING))
+    review(cli, repo, "apply=true", VERIFY)
+    for request in openai_server.requests():
+        assert "abcd1234efgh5678" not in request.prompt
