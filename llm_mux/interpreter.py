@@ -211,41 +211,63 @@ class Interpreter:
     async def _for_each(
         self, step: StepPlan, expr: Expr, context: Mapping[str, object]
     ) -> StepResult:
+        """Every item, `concurrency` at a time, in item order; the same work per item
+        whatever the number of items: a task per free slot (not per item), a running
+        count for the progress display, results stored by index."""
         try:
             items = for_each_items(evaluate_expression(expr, context, key="for_each"))
         except RenderError as error:
             return StepResult(step.name, step.type, "failed", error=str(error))
-        results: list[StepResult | None] = [None] * len(items)
-        gate = asyncio.Semaphore(max(step.concurrency, 1))
-
-        async def one(index: int) -> None:
-            item_name = f"{step.name}[{index}]"
-            try:
-                async with gate:
-                    scope = item_context(context, items[index], index, len(items))
-                    result = await self._attempts(step, scope, index)
-            except asyncio.CancelledError:
-                results[index] = StepResult(item_name, step.type, "cancelled")
-                raise
-            details = {**result.details, "item": items[index]}
-            results[index] = replace(result, name=item_name, details=details)
-            self.runtime.observer.item_finished(
-                step, sum(r is not None for r in results), len(items)
-            )
-            if result.failed and not step.continue_on_error:
-                raise _StepFailed(item_name)
-
+        run = _Items(step, items)
         try:
             async with asyncio.TaskGroup() as group:
-                for index in range(len(items)):
-                    group.create_task(one(index))
+                for _ in range(min(max(step.concurrency, 1), len(items))):
+                    group.create_task(self._item_worker(run, context))
         except* _StepFailed:
             pass  # the failed item is in `results`; the others were cancelled
-        done = [
-            r or StepResult(f"{step.name}[{i}]", step.type, "cancelled")
-            for i, r in enumerate(results)
+        return _combine(step, run.finished())
+
+    async def _item_worker(self, run: _Items, context: Mapping[str, object]) -> None:
+        """Take the next item not started yet, until there is none (or one fails)."""
+        step = run.step
+        for index in run.indices:
+            try:
+                scope = item_context(context, run.items[index], index, len(run.items))
+                result = await self._attempts(step, scope, index)
+            except asyncio.CancelledError:
+                run.results[index] = StepResult(run.name(index), step.type, "cancelled")
+                raise
+            run.finish(index, result)
+            self.runtime.observer.item_finished(step, run.done, len(run.items))
+            if result.failed and not step.continue_on_error:
+                raise _StepFailed(run.name(index))
+            await asyncio.sleep(0)  # items that finish at once (reused) still let others run
+
+
+class _Items:
+    """One for_each step's items as they run: the next to start, and each result."""
+
+    def __init__(self, step: StepPlan, items: list[object]) -> None:
+        self.step = step
+        self.items = items
+        self.indices = iter(range(len(items)))  # shared by the workers
+        self.results: list[StepResult | None] = [None] * len(items)
+        self.done = 0
+
+    def name(self, index: int) -> str:
+        return f"{self.step.name}[{index}]"
+
+    def finish(self, index: int, result: StepResult) -> None:
+        details = {**result.details, "item": self.items[index]}
+        self.results[index] = replace(result, name=self.name(index), details=details)
+        self.done += 1
+
+    def finished(self) -> list[StepResult]:
+        """Every item's result; those never started (or cut short) are `cancelled`."""
+        return [
+            r or StepResult(self.name(i), self.step.type, "cancelled")
+            for i, r in enumerate(self.results)
         ]
-        return _combine(step, done)
 
 
 def for_each_items(value: object) -> list[object]:
@@ -267,7 +289,7 @@ def for_each_items(value: object) -> list[object]:
 
 
 def _combine(step: StepPlan, items: Sequence[StepResult]) -> StepResult:
-    failed = [r for r in items if r.failed]
+    failed = [index for index, r in enumerate(items) if r.failed]
     if failed:
         status: Literal["failed", "skipped", "succeeded"] = "failed"
     elif items and all(r.skipped for r in items):
@@ -279,8 +301,7 @@ def _combine(step: StepPlan, items: Sequence[StepResult]) -> StepResult:
         usage = add_usage(usage, item.usage)
     error = None
     if failed:
-        first = failed[0]
-        error = f"item {items.index(first)} failed: {first.error}"
+        error = f"item {failed[0]} failed: {items[failed[0]].error}"
     return StepResult(
         step.name,
         step.type,
