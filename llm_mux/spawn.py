@@ -15,6 +15,7 @@ subprocess transport does the same work.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import os
@@ -26,6 +27,7 @@ from typing import Protocol
 __all__ = ["Child", "pidfds_work", "start"]
 
 _READ_SIZE = 256 * 1024  # as asyncio's pipe transports read
+_SPAWNERS = 2  # threads starting children at once (see _spawner)
 
 
 class Child(Protocol):
@@ -49,7 +51,7 @@ async def start(
     """Start `argv` and report what it does to `protocol` (raises what Popen raises)."""
     loop = asyncio.get_running_loop()
     if pidfds_work():
-        return _Watched(loop, protocol, argv, executable, cwd, env, stdin)
+        return await _Watched.start(loop, protocol, argv, executable, cwd, env, stdin)
     return await _Transported.start(loop, protocol, argv, executable, cwd, env, stdin)
 
 
@@ -77,49 +79,43 @@ class _Watched:
         self,
         loop: asyncio.AbstractEventLoop,
         protocol: asyncio.SubprocessProtocol,
+        process: subprocess.Popen[bytes],
+        pipes: _Pipes,
+        stdin: bytes | None,
+    ) -> None:
+        self.loop = loop
+        self.protocol = protocol
+        self.process = process
+        self.pid = process.pid
+        self.pidfd = os.pidfd_open(self.pid)
+        self.readers = {pipes.out_read: 1, pipes.err_read: 2}
+        for fd in self.readers:
+            os.set_blocking(fd, False)
+            loop.add_reader(fd, self._readable, fd)
+        loop.add_reader(self.pidfd, self._exited)
+        self.stdin_fd = pipes.in_write
+        self.pending = memoryview(stdin or b"")
+        self.writing = False
+        if stdin is not None:
+            os.set_blocking(self.stdin_fd, False)
+            self._write()
+
+    @classmethod
+    async def start(
+        cls,
+        loop: asyncio.AbstractEventLoop,
+        protocol: asyncio.SubprocessProtocol,
         argv: Sequence[str],
         executable: str | None,
         cwd: Path,
         env: Mapping[str, str] | None,
         stdin: bytes | None,
-    ) -> None:
-        self.loop = loop
-        self.protocol = protocol
-        out_read, out_write = os.pipe2(os.O_CLOEXEC)
-        err_read, err_write = os.pipe2(os.O_CLOEXEC)
-        in_read, in_write = os.pipe2(os.O_CLOEXEC) if stdin is not None else (-1, -1)
-        ours = [out_read, err_read, in_write]
-        try:
-            self.process = subprocess.Popen(
-                list(argv),
-                executable=executable,
-                cwd=cwd,
-                env=dict(env) if env is not None else None,
-                stdin=in_read if stdin is not None else _devnull(),
-                stdout=out_write,
-                stderr=err_write,
-                start_new_session=True,  # its own process group, killed as a whole
-            )
-        except BaseException:
-            for fd in ours:
-                _close(fd)
-            raise
-        finally:
-            for fd in (out_write, err_write, in_read):  # the child has its copies
-                _close(fd)
-        self.pid = self.process.pid
-        self.pidfd = os.pidfd_open(self.pid)
-        self.readers = {out_read: 1, err_read: 2}
-        for fd in self.readers:
-            os.set_blocking(fd, False)
-            loop.add_reader(fd, self._readable, fd)
-        loop.add_reader(self.pidfd, self._exited)
-        self.stdin_fd = in_write
-        self.pending = memoryview(stdin or b"")
-        self.writing = False
-        if stdin is not None:
-            os.set_blocking(in_write, False)
-            self._write()
+    ) -> _Watched:
+        """Start the child on a spawning thread; the event loop goes on meanwhile."""
+        pipes = _Pipes(with_stdin=stdin is not None)
+        popen = functools.partial(pipes.popen, argv, executable, cwd, env)
+        process = await _settled(loop.run_in_executor(_spawner(), popen))
+        return cls(loop, protocol, process, pipes, stdin)
 
     def returncode(self) -> int | None:
         return self.process.returncode
@@ -221,6 +217,79 @@ class _Transported:
 
     def close(self) -> None:
         self.transport.close()
+
+
+class _Pipes:
+    """The child's stdout, stderr and (if it is given bytes) stdin pipes: ours, and the
+    ends it inherits, which are closed here once it has them."""
+
+    def __init__(self, *, with_stdin: bool) -> None:
+        self.out_read, self.out_write = os.pipe2(os.O_CLOEXEC)
+        self.err_read, self.err_write = os.pipe2(os.O_CLOEXEC)
+        self.in_read, self.in_write = os.pipe2(os.O_CLOEXEC) if with_stdin else (-1, -1)
+
+    def popen(
+        self,
+        argv: Sequence[str],
+        executable: str | None,
+        cwd: Path,
+        env: Mapping[str, str] | None,
+    ) -> subprocess.Popen[bytes]:
+        """Start the child (on a spawning thread); on failure every pipe is closed."""
+        try:
+            return subprocess.Popen(
+                list(argv),
+                executable=executable,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                stdin=self.in_read if self.in_read != -1 else _devnull(),
+                stdout=self.out_write,
+                stderr=self.err_write,
+                start_new_session=True,  # its own process group, killed as a whole
+            )
+        except BaseException:
+            for fd in (self.out_read, self.err_read, self.in_write):
+                _close(fd)
+            raise
+        finally:
+            for fd in (self.out_write, self.err_write, self.in_read):  # the child has its copies
+                _close(fd)
+
+
+@functools.cache
+def _spawner() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads that start children.
+
+    `Popen` waits until the new child has called `exec` (CPython starts it with
+    `vfork`): on a busy machine that is a millisecond or more, most of it waiting to
+    be scheduled. On the event loop's thread that wait stopped everything else, so
+    children started one after another; here the loop goes on (CPython releases the
+    GIL while it waits) and two children start at once.
+    """
+    return concurrent.futures.ThreadPoolExecutor(_SPAWNERS, thread_name_prefix="llm-mux-spawn")
+
+
+async def _settled(spawning: asyncio.Future[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    """The started child, even when the task is cancelled meanwhile.
+
+    A child being started cannot be stopped half-way: a cancel that arrives now
+    waits for it and is then requested again, so that it reaches the caller
+    holding the child, which kills it as it kills any child on a cancel.
+    """
+    cancelled = False
+    while not spawning.done():
+        try:
+            await asyncio.shield(spawning)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled and spawning.exception() is None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.uncancel()  # the cancel caught here is not lost: it is requested again
+        task.cancel()
+    elif cancelled:
+        raise asyncio.CancelledError
+    return spawning.result()
 
 
 def _close(fd: int) -> None:

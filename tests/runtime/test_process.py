@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,3 +92,78 @@ def zombies() -> list[int]:
         if state == "Z" and int(ppid) == os.getpid():
             found.append(int(entry))
     return found
+
+
+def children() -> list[int]:
+    """Live or unreaped children of this process (any of its threads)."""
+    found = []
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as listing:
+            found += [int(pid) for pid in listing.read().split()]
+    return found
+
+
+class HeldSpawn:
+    """Children start (on the spawning thread) only once `release` is set; `started` is
+    set when a start has returned or failed."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def settled(self) -> None:
+        """Let the held start go and wait until it has happened."""
+        self.release.set()
+        assert self.started.wait(10)
+
+
+@pytest.fixture
+def held_spawn(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldSpawn]:
+    if not spawn.pidfds_work():
+        pytest.skip("no pidfds on this system")
+    held = HeldSpawn()
+    popen = spawn._Pipes.popen
+
+    def holding(self: spawn._Pipes, *args: object) -> object:
+        held.release.wait(10)
+        try:
+            return popen(self, *args)  # type: ignore[arg-type]
+        finally:
+            held.started.set()
+
+    monkeypatch.setattr(spawn._Pipes, "popen", holding)
+    yield held
+    held.release.set()
+
+
+def test_a_cancel_while_the_child_starts_still_kills_it(
+    held_spawn: HeldSpawn, tmp_path: Path
+) -> None:
+    async def cancelled() -> None:
+        task = asyncio.create_task(run_process(["sleep", "30"], cwd=tmp_path))
+        await asyncio.sleep(0.05)  # the task waits for its child to start
+        task.cancel()
+        await asyncio.sleep(0.05)
+        held_spawn.release.set()  # the child starts after the cancel
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    started = time.monotonic()
+    asyncio.run(cancelled())
+    held_spawn.settled()
+    assert time.monotonic() - started < 5
+    assert children() == []
+
+
+def test_a_timeout_while_the_child_starts_is_a_timeout(
+    held_spawn: HeldSpawn, tmp_path: Path
+) -> None:
+    async def timed_out() -> None:
+        threading.Timer(0.2, held_spawn.release.set).start()
+        async with asyncio.timeout(0.05):
+            await run_process(["sleep", "30"], cwd=tmp_path)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(timed_out())
+    held_spawn.settled()
+    assert children() == []
