@@ -219,6 +219,7 @@ class Interpreter:
         except RenderError as error:
             return StepResult(step.name, step.type, "failed", error=str(error))
         run = _Items(step, items)
+        self.runtime.observer.items_known(step, len(items))
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(min(max(step.concurrency, 1), len(items))):

@@ -285,7 +285,14 @@ def _report(
     if options.output == "console" and not options.quiet:
         asked = any(r.type == "query" and r.attempts for r in outcome.results.values())
         tokens = outcome.usage.total_tokens if outcome.usage else None
-        line = summary_line(outcome.status, outcome.duration_ms, tokens, outcome.cost, asked)
+        line = summary_line(
+            outcome.status,
+            outcome.duration_ms,
+            tokens,
+            outcome.cost,
+            asked,
+            outcome.results.values(),
+        )
         click.echo(line, err=True)
     if outcome.output:
         text = redact(outcome.output)

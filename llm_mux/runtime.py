@@ -30,6 +30,10 @@ class Observer(Protocol):
 
     def step_started(self, step: StepPlan) -> None: ...
 
+    def items_known(self, step: StepPlan, total: int) -> None:
+        """A for_each step's items are known: `total` of them, none finished yet."""
+        ...
+
     def step_finished(self, step: StepPlan, result: StepResult) -> None: ...
 
     def item_finished(self, step: StepPlan, done: int, total: int) -> None: ...
@@ -41,6 +45,9 @@ class Observer(Protocol):
 
 class NullObserver:
     def step_started(self, step: StepPlan) -> None:
+        pass
+
+    def items_known(self, step: StepPlan, total: int) -> None:
         pass
 
     def step_finished(self, step: StepPlan, result: StepResult) -> None:

@@ -81,6 +81,9 @@ class RunRecorder:
         self.inner.step_finished(step, result)
         self.record_step(step, result)
 
+    def items_known(self, step: StepPlan, total: int) -> None:
+        self.inner.items_known(step, total)
+
     def item_finished(self, step: StepPlan, done: int, total: int) -> None:
         self.inner.item_finished(step, done, total)
 
