@@ -56,6 +56,9 @@ CODES: dict[str, str] = {
     "E603": "for_each over a value that is not a list",
     "W604": "model output interpolated into a shell command with | raw",
     "E605": "template value in a shell position where no value can be made safe",
+    "E610": 'a best-of-N key on an apply step without candidates = "each"',
+    "E611": 'candidates = "each" with a source that is not a query step',
+    "E612": 'select = "best" without a metric',
     "W701": "environment variable is not set",
 }
 

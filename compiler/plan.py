@@ -20,6 +20,7 @@ __all__ = [
     "Apply",
     "ArgSpec",
     "BackendSpec",
+    "Candidates",
     "Edge",
     "Input",
     "Plan",
@@ -92,12 +93,22 @@ class Query(_Frozen, tag="query", frozen=True, kw_only=True):
     schema_retries: int = 1
 
 
+class Candidates(_Frozen, frozen=True, kw_only=True):
+    """Best of N: each backend's answer tried in its own workspace, one winner applied."""
+
+    select: Literal["first", "best"]
+    metric: str | None = None  # a shell command template; its stdout scores a candidate
+    prefer: Literal["higher", "lower"] = "higher"
+    max_parallel: int = 4
+
+
 class Apply(_Frozen, tag="apply", frozen=True, kw_only=True):
     source: str
     verify: str | None = None
     verify_retries: int = 0
     verify_retry_prompt: str | None = None
     rollback_on_failure: bool = True
+    candidates: Candidates | None = None  # None: the source's whole output is one set of edits
 
 
 class Store(_Frozen, tag="store", frozen=True, kw_only=True):

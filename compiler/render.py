@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import assert_never
 
-from .plan import Apply, Input, Plan, Query, Route, Shell, StepPlan, Store
+from .plan import Apply, Candidates, Input, Plan, Query, Route, Shell, StepPlan, Store
 
 __all__ = ["FORMATS", "render", "to_dot", "to_json", "to_mermaid", "to_text"]
 
@@ -73,17 +73,29 @@ def _action_fields(step: StepPlan) -> dict[str, object]:
                 "output_schema": action.output_schema,
             }
         case Apply():
-            return {
+            fields: dict[str, object] = {
                 "source": action.source,
                 "verify": action.verify,
                 "verify_retries": action.verify_retries,
             }
+            if action.candidates is not None:
+                fields["candidates"] = _candidates_json(action.candidates)
+            return fields
         case Store():
             return {"input": action.input, "ecosystem": action.ecosystem}
         case Input():
             return {"prompt": action.prompt, "options": action.options, "default": action.default}
         case _:
             assert_never(action)
+
+
+def _candidates_json(candidates: Candidates) -> dict[str, object]:
+    return {
+        "select": candidates.select,
+        "metric": candidates.metric,
+        "prefer": candidates.prefer,
+        "max_parallel": candidates.max_parallel,
+    }
 
 
 # -- text ----------------------------------------------------------------------
@@ -143,8 +155,13 @@ def _details(step: StepPlan) -> list[tuple[str, object]]:
     fields: list[tuple[str, object]] = [
         (key, value)
         for key, value in _action_fields(step).items()
-        if value is not None and key not in ("output_schema", "shell", "verify_retries")
+        if value is not None
+        and key not in ("output_schema", "shell", "verify_retries", "candidates")
     ]
+    if isinstance(step.action, Apply) and step.action.candidates is not None:
+        fields.append(("candidates", _candidates_text(step.action.candidates)))
+        if step.action.candidates.metric:
+            fields.append(("metric", step.action.candidates.metric))
     if step.condition:
         fields.append(("if", step.condition))
     if step.for_each:
@@ -157,6 +174,18 @@ def _details(step: StepPlan) -> list[tuple[str, object]]:
     if step.continue_on_error:
         fields.append(("continue_on_error", "true"))
     return fields
+
+
+def _candidates_text(candidates: Candidates) -> str:
+    """`each backend's answer, the first to pass wins (4 at a time)` and the like."""
+    if candidates.select == "best":
+        best = "highest" if candidates.prefer == "higher" else "lowest"
+        rule = f"the {best} metric wins, ties by role order"
+    else:
+        rule = "the first to pass wins"
+    return (
+        f"each backend's answer in its own worktree; {rule} ({candidates.max_parallel} at a time)"
+    )
 
 
 def _one_line(value: object) -> str:

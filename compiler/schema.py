@@ -261,6 +261,34 @@ class ApplyStep(_Step, tag="apply", frozen=True, kw_only=True):
     rollback_on_failure: Annotated[
         bool, doc("Restore the files byte for byte when verification fails")
     ] = True
+    candidates: Annotated[
+        Literal["combined", "each"],
+        doc(
+            'Best of N: "each" tries every backend\'s answer of the source query on its own, '
+            "in a temporary git worktree (or copy), and writes only the winner; "
+            '"combined": the whole output is one set of edits'
+        ),
+    ] = "combined"
+    select: Annotated[
+        Literal["first", "best"] | None,
+        doc(
+            'With candidates = "each": "first" (the first to pass verify wins) or "best" '
+            '(the best metric, ties by role order); default "best" with a metric, else "first"'
+        ),
+    ] = None
+    metric: Annotated[
+        str | None,
+        doc(
+            'With candidates = "each": command run where a candidate passed verify; the first '
+            "number on the last line of its stdout scores it (e.g. the passing tests)"
+        ),
+    ] = None
+    prefer: Annotated[
+        Literal["higher", "lower"], doc("Whether a higher or a lower metric is better")
+    ] = "higher"
+    max_parallel: Annotated[
+        int, doc('With candidates = "each": how many candidates are verified at once')
+    ] = 4
 
 
 class StoreStep(_Step, tag="store", frozen=True, kw_only=True):

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from ..checked import CheckedStep, CheckedWorkflow, Dependency
 from ..diagnostics import Sink, did_you_mean
 from ..schema import ApplyStep, QueryStep
+from .candidates import check_candidates
 from .config import MergedConfig
 
 __all__ = ["check", "find_cycles"]
@@ -23,6 +24,7 @@ def check(workflow: CheckedWorkflow, config: MergedConfig | None, sink: Sink) ->
     errors_before = sink.error_count
     _check_cycles(workflow, sink)
     _check_apply(workflow, config, sink)
+    check_candidates(workflow, sink)
     if config is not None:
         for step in workflow.steps:
             if isinstance(step.surface, QueryStep):

@@ -17,6 +17,7 @@ from ..plan import (
     Action,
     Apply,
     BackendSpec,
+    Candidates,
     Input,
     Plan,
     Query,
@@ -117,6 +118,7 @@ def _action(step: CheckedStep, config: Config, team: Team | None) -> Action:
                 verify_retries=surface.verify_retries,
                 verify_retry_prompt=surface.verify_retry_prompt,
                 rollback_on_failure=surface.rollback_on_failure,
+                candidates=_candidates(surface),
             )
         case StoreStep():
             text = surface.input if surface.input is not None else surface.prompt
@@ -126,6 +128,18 @@ def _action(step: CheckedStep, config: Config, team: Team | None) -> Action:
             return Input(prompt=surface.prompt, options=options, default=surface.default)
         case _:
             assert_never(surface)
+
+
+def _candidates(surface: ApplyStep) -> Candidates | None:
+    if surface.candidates != "each":
+        return None
+    select = surface.select or ("best" if surface.metric else "first")
+    return Candidates(
+        select=select,
+        metric=surface.metric,
+        prefer=surface.prefer,
+        max_parallel=surface.max_parallel,
+    )
 
 
 def resolve_route(step: QueryStep, config: Config, team: Team | None) -> Route | None:

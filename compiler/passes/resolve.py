@@ -36,11 +36,11 @@ _STEP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _TEMPLATES: dict[str, tuple[str, ...]] = {
     "shell": ("run",),
     "query": ("prompt", "system"),
-    "apply": ("verify", "verify_retry_prompt"),
+    "apply": ("verify", "verify_retry_prompt", "metric"),
     "store": ("input", "prompt"),
     "input": ("prompt",),
 }
-_SHELL_TEMPLATES = frozenset({"run", "verify"})
+_SHELL_TEMPLATES = frozenset({"run", "verify", "metric"})
 _RETRY_NAMES = frozenset({"original", "error", "edits"})
 
 
@@ -185,7 +185,8 @@ def _check_counts(step: Step, path: KeyPath, source: SourceFile, sink: Sink) -> 
         ("retries", step.retries, 0),
     ]
     if isinstance(step, ApplyStep):
-        minimums.append(("verify_retries", step.verify_retries, 0))
+        minimums += [("verify_retries", step.verify_retries, 0)]
+        minimums += [("max_parallel", step.max_parallel, 1)]
     if isinstance(step, QueryStep):
         minimums += [
             ("schema_retries", step.schema_retries, 0),
