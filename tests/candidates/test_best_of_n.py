@@ -1,0 +1,251 @@
+"""Best of N end to end: `llm-mux run` on real git repositories against the test server.
+
+Three backends of one parallel role answer the same fix request: m0 with a
+failing patch, m1 with a passing one, m2 with a passing one that also adds a
+test (so it scores better by the metric, the number of tests run). Every test
+checks that the user's uncommitted change and untracked file were in each
+candidate's worktree (the verify command requires them) and are intact after,
+and that no worktree or temporary directory is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from support.openai_server import ModelServer, Reply
+from support.trees import TreeState, git, git_project
+
+from llm_mux.candidates.workspaces import PREFIX
+
+CALC = "def add(a, b):\n    return a - b\n"
+TESTS = (
+    "import unittest\n\nfrom calc import add\n\n\n"
+    "class CalcTest(unittest.TestCase):\n"
+    "    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n"
+    "    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n"
+)
+MORE = (
+    "import unittest\n\nfrom calc import add\n\n\n"
+    "class MoreTest(unittest.TestCase):\n"
+    "    def test_negative(self):\n        self.assertEqual(add(-1, -2), -3)\n"
+)
+FAILING = json.dumps({"path": "calc.py", "old": "return a - b", "new": "return a * b"})
+PASSING = json.dumps({"path": "calc.py", "old": "return a - b", "new": "return a + b"})
+BETTER = json.dumps([json.loads(PASSING), {"path": "test_more.py", "content": MORE}])
+FIXED = CALC.replace("a - b", "a + b")
+# The user's unfinished work must be in every candidate's tree: verify insists on it.
+VERIFY = "grep -q unfinished README.md && test -f scratch.txt && python3 -B -m unittest -q"
+TESTS_RUN = "python3 -B -m unittest 2>&1 | sed -n 's/^Ran \\([0-9]*\\) tests*.*/\\1/p'"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, openai_server: ModelServer) -> Path:
+    root = git_project(
+        tmp_path / "project",
+        {"calc.py": CALC, "test_calc.py": TESTS, "README.md": "# calc\n"},
+        uncommitted={"README.md": "# calc\n\nmy unfinished notes\n"},
+        untracked={"scratch.txt": "todo  \n"},
+    )
+    configure(root, openai_server)
+    return root
+
+
+def configure(root: Path, server: ModelServer) -> None:
+    (root / ".llm-mux").mkdir()
+    backends = "".join(
+        f'[backends.{m}]\ncommand = "{server.url}"\nmodel = "{m}"\nmax_retries = 0\n'
+        for m in ("m0", "m1", "m2")
+    )
+    roles = '[roles.coder]\nbackends = ["m0", "m1", "m2"]\nexecution = "parallel"\n'
+    (root / ".llm-mux" / "config.toml").write_text(backends + roles)
+
+
+def script(server: ModelServer, *answers: str) -> None:
+    for model, answer in zip(("m0", "m1", "m2"), answers, strict=True):
+        server.script(model, Reply(answer))
+
+
+def workflow(**keys: object) -> str:
+    lines = [
+        '[[steps]]\nname = "fix"\ntype = "query"\nrole = "coder"',
+        'prompt = "Fix calc.py so that add adds."\n',
+        '[[steps]]\nname = "apply"\ntype = "apply"\nsource = "fix"\ncandidates = "each"',
+        f"verify = {json.dumps(VERIFY)}",
+    ]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
+    return "\n".join(lines) + "\n"
+
+
+def run(cli, root: Path, text: str, *options: str) -> tuple[int, dict[str, object]]:  # type: ignore[no-untyped-def]
+    path = root.parent / "wf.toml"
+    path.write_text(text)
+    result = cli("--output", "json", "--trust", "run", *options, str(path), cwd=root)
+    assert result.out, result.err
+    return result.code, json.loads(result.out)
+
+
+def apply_of(document: dict[str, object]) -> dict[str, object]:
+    return document["steps"]["apply"]  # type: ignore[index, no-any-return]
+
+
+def by_backend(document: dict[str, object]) -> dict[str, dict[str, object]]:
+    return {c["backend"]: c for c in apply_of(document)["candidates"]}  # type: ignore[attr-defined]
+
+
+def assert_no_workspace_left(root: Path) -> None:
+    listed = git(root, "worktree", "list", "--porcelain")
+    assert listed.count("worktree ") == 1, listed
+    mine = list(Path(tempfile.gettempdir()).glob(f"{PREFIX}{os.getpid()}-*"))
+    assert mine == []
+
+
+def assert_user_work_intact(root: Path) -> None:
+    assert (root / "README.md").read_text() == "# calc\n\nmy unfinished notes\n"
+    assert (root / "scratch.txt").read_text() == "todo  \n"
+
+
+# -- choosing ---------------------------------------------------------------------------
+def test_the_first_candidate_to_pass_wins_and_only_it_touches_the_tree(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    script(openai_server, FAILING, PASSING, BETTER)
+    code, document = run(cli, repo, workflow(max_parallel=1))
+    apply = apply_of(document)
+    assert code == 0, apply["error"]
+    assert apply["winner"] == "m1" and apply["select"] == "first"
+    assert apply["workspace"] == "git worktree"
+    statuses = {name: c["status"] for name, c in by_backend(document).items()}
+    assert statuses == {"m0": "failed", "m1": "won", "m2": "skipped"}
+    m0 = by_backend(document)["m0"]
+    assert "AssertionError: 6 != 5" in str(m0["verify_output"]) and m0["exit_code"] == 1
+    assert str(m0["error"]).startswith("verify failed:")
+    assert "-    return a - b\n+    return a * b" in str(m0["diff"])
+    assert apply["files_changed"] == ["calc.py"]
+    assert apply["diff"] == by_backend(document)["m1"]["diff"]
+    assert apply["output"].startswith("modified calc.py\nverified with")  # type: ignore[union-attr]
+    assert "chosen: candidate 2 of 3, m1 (attempt 1, the first to pass)" in str(apply["output"])
+    assert (repo / "calc.py").read_text() == FIXED
+    assert not (repo / "test_more.py").exists()
+    assert_user_work_intact(repo)
+    assert_no_workspace_left(repo)
+
+
+def test_the_best_metric_wins(cli, repo: Path, openai_server: ModelServer) -> None:
+    script(openai_server, FAILING, PASSING, BETTER)
+    code, document = run(cli, repo, workflow(metric=TESTS_RUN))
+    apply = apply_of(document)
+    assert code == 0, apply["error"]
+    assert apply["winner"] == "m2" and apply["select"] == "best"
+    candidates = by_backend(document)
+    assert [candidates[m]["status"] for m in ("m0", "m1", "m2")] == ["failed", "passed", "won"]
+    assert [candidates[m]["metric"] for m in ("m0", "m1", "m2")] == [None, 2, 3]
+    assert "metric 3, the best of 2 passing" in str(apply["output"])
+    assert apply["files_changed"] == ["calc.py"] and apply["files_created"] == ["test_more.py"]
+    assert (repo / "calc.py").read_text() == FIXED
+    assert (repo / "test_more.py").read_text() == MORE
+    assert_user_work_intact(repo)
+    assert_no_workspace_left(repo)
+
+
+def test_equal_metrics_go_to_the_earlier_backend_in_role_order(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    script(openai_server, FAILING, PASSING, BETTER)
+    code, document = run(cli, repo, workflow(metric="echo 7", prefer="lower"))
+    assert code == 0
+    assert apply_of(document)["winner"] == "m1"
+    assert not (repo / "test_more.py").exists()
+
+
+def test_each_failing_candidate_is_asked_again_with_its_own_error(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    openai_server.script("m0", Reply(FAILING), Reply(PASSING))
+    openai_server.script("m1", Reply("Looks fine to me!"), Reply("Still fine."))
+    openai_server.script("m2", Reply(BETTER))
+    code, document = run(cli, repo, workflow(metric=TESTS_RUN, verify_retries=1))
+    apply = apply_of(document)
+    assert code == 0, apply["error"]
+    m0, m1, m2 = (openai_server.requests(m) for m in ("m0", "m1", "m2"))
+    assert (len(m0), len(m1), len(m2)) == (2, 2, 1)
+    assert "AssertionError: 6 != 5" in m0[1].prompt and FAILING in m0[1].prompt
+    assert "no edits found" not in m0[1].prompt
+    assert "no edits found" in m1[1].prompt and "AssertionError" not in m1[1].prompt
+    candidates = by_backend(document)
+    assert [a["error"] is None for a in candidates["m0"]["attempts"]] == [False, True]  # type: ignore[union-attr]
+    assert candidates["m0"]["status"] == "passed" and candidates["m0"]["metric"] == 2
+    assert candidates["m1"]["status"] == "failed" and len(candidates["m1"]["attempts"]) == 2  # type: ignore[arg-type]
+    assert apply["winner"] == "m2"
+    assert sorted(c["backend"] for c in apply["calls"]) == ["m0", "m1"]  # type: ignore[union-attr]
+    assert_user_work_intact(repo)
+    assert_no_workspace_left(repo)
+
+
+def test_when_no_candidate_passes_the_tree_is_untouched(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    before = TreeState.of(repo)
+    script(openai_server, FAILING, FAILING, "no edits here")
+    code, document = run(cli, repo, workflow())
+    apply = apply_of(document)
+    assert code == 1
+    assert str(apply["error"]).startswith("no candidate passed (the working tree was not touched)")
+    assert "m2: the edits cannot be applied: no edits found" in str(apply["error"])
+    assert [c["status"] for c in apply["candidates"]] == ["failed"] * 3  # type: ignore[union-attr]
+    assert TreeState.of(repo) == before
+    assert_no_workspace_left(repo)
+
+
+def test_a_project_outside_git_is_copied(cli, tmp_path: Path, openai_server: ModelServer) -> None:
+    root = tmp_path / "plain"
+    root.mkdir()
+    for name, text in {
+        "calc.py": CALC,
+        "test_calc.py": TESTS,
+        "README.md": "# calc\n\nmy unfinished notes\n",
+        "scratch.txt": "todo  \n",
+    }.items():
+        (root / name).write_text(text)
+    configure(root, openai_server)
+    script(openai_server, FAILING, PASSING, BETTER)
+    code, document = run(cli, root, workflow(metric=TESTS_RUN))
+    apply = apply_of(document)
+    assert code == 0, apply["error"]
+    assert apply["workspace"] == "copy" and apply["winner"] == "m2"
+    assert (root / "calc.py").read_text() == FIXED and (root / "test_more.py").exists()
+    assert_user_work_intact(root)
+    assert list(Path(tempfile.gettempdir()).glob(f"{PREFIX}{os.getpid()}-*")) == []
+
+
+def test_preview_shows_every_candidate_and_writes_nothing(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    before = TreeState.of(repo)
+    script(openai_server, FAILING, PASSING, "no edits here")
+    code, document = run(cli, repo, workflow(), "--preview")
+    apply = apply_of(document)
+    assert code == 0
+    output = str(apply["output"])
+    assert output.startswith("=== m0 ===\n--- a/calc.py\n+++ b/calc.py\n")
+    assert "=== m1 ===" in output and "+    return a + b" in output
+    assert "=== m2 ===\n(the edits cannot be applied: no edits found" in output
+    assert [c["status"] for c in apply["candidates"]] == ["preview", "preview", "failed"]  # type: ignore[union-attr]
+    assert TreeState.of(repo) == before
+    assert_no_workspace_left(repo)
+
+
+def test_dry_run_names_the_candidates_and_runs_nothing(cli, repo: Path) -> None:
+    path = repo.parent / "wf.toml"
+    path.write_text(workflow(metric=TESTS_RUN, max_parallel=2))
+    result = cli("--trust", "run", "--dry-run", str(path), cwd=repo)
+    assert result.code == 0, result.err
+    assert "role coder → m0, m1, m2 (parallel)" in result.out
+    assert (
+        "candidates: each backend's answer in its own worktree; the highest metric wins, "
+        "ties by role order (2 at a time)"
+    ) in result.out
+    assert f"metric: {TESTS_RUN}" in result.out
