@@ -57,8 +57,8 @@ CODES: dict[str, str] = {
     "W604": "model output interpolated into a shell command with | raw",
     "E605": "template value in a shell position where no value can be made safe",
     "E610": 'a best-of-N key on an apply step without candidates = "each"',
-    "E611": 'candidates = "each" with a source that is not a query step',
-    "E612": 'select = "best" without a metric',
+    "E611": 'an apply step with candidates = "each" whose source is not a query step',
+    "E612": "a best-of-N step that selects the best candidate but has no metric",
     "W701": "environment variable is not set",
 }
 

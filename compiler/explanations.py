@@ -206,6 +206,30 @@ EXPLANATIONS: dict[str, Explanation] = {
         "before `${…}`, drop `$'…'` and a `$` or `\\` right before `{{`, and write a "
         "here-document's delimiter out.",
     ),
+    "E610": Explanation(
+        example='[[steps]]\nname = "fix"\ntype = "query"\n'
+        'prompt = "Fix the failing test. Answer with a unified diff."\n\n'
+        '[[steps]]\nname = "apply"\ntype = "apply"\nsource = "fix"\nverify = "make test"\n'
+        "max_parallel = 2\n",
+        fix='Add `candidates = "each"` to try each backend\'s answer in its own worktree '
+        "(see docs/best-of-n.md), or remove the key: an apply step without it applies the "
+        "source's whole answer once.",
+    ),
+    "E611": Explanation(
+        example='[[steps]]\nname = "patch"\ntype = "shell"\nrun = "cat fix.diff"\n\n'
+        '[[steps]]\nname = "apply"\ntype = "apply"\nsource = "patch"\nverify = "make test"\n'
+        'candidates = "each"\n',
+        fix="Take the edits from a query step (best with a role whose backends run in "
+        'parallel): only a query has one answer per backend. Or drop `candidates = "each"`.',
+    ),
+    "E612": Explanation(
+        example='[[steps]]\nname = "fix"\ntype = "query"\n'
+        'prompt = "Fix the failing test. Answer with a unified diff."\n\n'
+        '[[steps]]\nname = "apply"\ntype = "apply"\nsource = "fix"\nverify = "make test"\n'
+        'candidates = "each"\nselect = "best"\n',
+        fix='Add `metric = "…"`, a command printing a number (say, the count of passing '
+        'tests) on its last line, or take the first candidate to pass with `select = "first"`.',
+    ),
     "W701": Explanation(
         example='[backends.staging]\ncommand = "https://llm.example.com/v1"\nmodel = "m"\n'
         'api_key = "${STAGING_API_KEY}"\n\n[[steps]]\nname = "ask"\ntype = "query"\n'

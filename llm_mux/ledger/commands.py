@@ -80,6 +80,9 @@ def render_run(run: Row) -> str:
     calls = [_call_cells(step, call) for step in steps for call in _calls(step)]
     if calls:
         lines += ["", "backend calls:", render_table(_CALL_HEADERS, calls).rstrip()]
+    candidates = [_candidate_cells(step, c) for step in steps for c in _candidates(step)]
+    if candidates:
+        lines += ["", "candidates:", render_table(_CANDIDATE_HEADERS, candidates).rstrip()]
     errors = [line for step in steps for line in _step_errors(step)]
     if errors:
         lines += ["", "errors:", *errors]
@@ -111,6 +114,27 @@ def _call_cells(step: Row, call: Row) -> tuple[str, ...]:
         cell(call["attempts"]),
         _tokens(call["usage"], detail=True),
         _cost(call.get("cost")),
+    )
+
+
+_CANDIDATE_HEADERS = ("step", "#", "backend", "status", "metric", "attempts", "diff")
+
+
+def _candidates(step: Row) -> list[Row]:
+    found = step.get("candidates")
+    return found if isinstance(found, list) else []
+
+
+def _candidate_cells(step: Row, candidate: Row) -> tuple[str, ...]:
+    metric = candidate["metric"]
+    return (
+        str(step["name"]),
+        str(candidate["candidate"]),
+        str(candidate["backend"]),
+        str(candidate["status"]),
+        f"{metric:g}" if isinstance(metric, int | float) else "-",
+        cell(candidate["attempts"]),
+        cell(candidate["diff_file"]),
     )
 
 

@@ -41,7 +41,8 @@ def list_runs(path: Path, *, limit: int) -> list[Row]:
 
 
 def load_run(path: Path, run_id: str) -> Row:
-    """One run with `steps` (in declaration order), each with its backend `calls`."""
+    """One run with `steps` (in declaration order), each with its backend `calls` and
+    (a best-of-N apply step) its `candidates`."""
     connection = open_database(path, LEDGER_SCHEMA, create=False)
     if connection is None:
         raise _unknown(run_id, "no run has been recorded yet")
@@ -55,10 +56,15 @@ def load_run(path: Path, run_id: str) -> Row:
         steps = [_step(cursor, row) for row in cursor.fetchall()]
         cursor = connection.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,))
         calls = [_call(cursor, row) for row in cursor.fetchall()]
+        cursor = connection.execute(
+            "SELECT * FROM candidates WHERE run_id = ? ORDER BY step, candidate", (run_id,)
+        )
+        candidates = [_candidate(cursor, row) for row in cursor.fetchall()]
     finally:
         connection.close()
     for step in steps:
         step["calls"] = [c for c in calls if c["step"] == step["name"]]
+        step["candidates"] = [c for c in candidates if c["step"] == step["name"]]
     run["steps"] = steps
     return run
 
@@ -119,6 +125,12 @@ def _step(cursor: sqlite3.Cursor, row: Sequence[object]) -> Row:
     step["backends"] = json.loads(str(step["backends"])) if step["backends"] else []
     step["result"] = _json(step.get("result"))
     return step
+
+
+def _candidate(cursor: sqlite3.Cursor, row: Sequence[object]) -> Row:
+    candidate = _columns(cursor, row)
+    candidate.pop("run_id")
+    return candidate
 
 
 def _json(text: object) -> object:

@@ -40,6 +40,7 @@ from ..interpreter import RunOutcome
 from ..redact import Redactor
 from ..results import StepResult, Usage, result_record
 from ..runtime import Observer
+from .candidates import candidate_rows
 from .schema import OUTPUT_LIMIT, ledger_path
 from .writer import LedgerWriter
 
@@ -108,15 +109,19 @@ class RunRecorder:
         output_file = self._save_output(step.name, result)
         row = self._step_row(step, result, output_file, finished)
         calls = [self._call_row(step.name, call) for call in _calls(result)]
+        candidates = self._candidate_rows(result)
 
         def write(connection: sqlite3.Connection) -> None:
             if again:  # recorded before: the new rows replace the old ones
                 key = (self.run_id, step.name)
+                connection.execute("DELETE FROM candidates WHERE run_id = ? AND step = ?", key)
                 connection.execute("DELETE FROM calls WHERE run_id = ? AND step = ?", key)
                 connection.execute("DELETE FROM steps WHERE run_id = ? AND name = ?", key)
             _insert(connection, "steps", row)
             for call in calls:
                 _insert(connection, "calls", call)
+            for candidate in candidates:
+                _insert(connection, "candidates", candidate)
 
         self.ledger.transaction(write)
 
@@ -172,6 +177,16 @@ class RunRecorder:
             "cost": cost if isinstance(cost := call.get("cost"), int | float) else None,
             "error": self.redact(str(error)) if error else None,
         }
+
+    def _candidate_rows(self, result: StepResult) -> list[dict[str, object]]:
+        """A best-of-N step's candidates, each one's diff saved under the run's directory."""
+        run_dir = self.run_dir if self.saving else None
+        try:
+            return candidate_rows(result, self.run_id, run_dir, self.redact, _write_private)
+        except OSError as error:
+            self.saving = False
+            click.echo(f"llm-mux: warning: step outputs cannot be saved: {error}", err=True)
+            return candidate_rows(result, self.run_id, None, self.redact, _write_private)
 
     def _save_output(self, name: str, result: StepResult) -> Path | None:
         if result.status not in ("succeeded", "failed") or not self.saving:

@@ -14,6 +14,9 @@ Input: nothing. Output: `LEDGER_SCHEMA`, `ledger_path` and `run_directory`.
   resumed, `runs.invocation` says how to start the run again, `steps.result`
   holds what a later resume needs to reuse the step, `steps.reused_from` marks
   a step that was reused rather than run.
+- `candidates` (version 3): one row per candidate of a best-of-N apply step —
+  backend, status, metric, exit code, attempts, error and `diff_file`, its
+  diff under the run's directory.
 
 Nothing here holds a header or an API key, and the recorder redacts secret
 environment values from every text before it is written.
@@ -115,7 +118,30 @@ _V2 = (
     "ALTER TABLE calls ADD COLUMN cost REAL",
 )
 
-LEDGER_SCHEMA = Schema("run ledger", (_V1, _V2))
+# Version 3: best-of-N apply steps (docs/best-of-n.md) — one row per candidate:
+# its backend, status (won, passed, failed, cancelled, skipped), metric, last
+# verify's exit code, attempts, error, and the file holding its diff.
+_V3 = (
+    """
+    CREATE TABLE candidates (
+        run_id TEXT NOT NULL,
+        step TEXT NOT NULL,
+        candidate INTEGER NOT NULL,
+        backend TEXT NOT NULL,
+        status TEXT NOT NULL,
+        metric REAL,
+        exit_code INTEGER,
+        attempts INTEGER,
+        duration_ms INTEGER,
+        error TEXT,
+        diff_file TEXT,
+        PRIMARY KEY (run_id, step, candidate),
+        FOREIGN KEY (run_id, step) REFERENCES steps (run_id, name) ON DELETE CASCADE
+    )
+    """,
+)
+
+LEDGER_SCHEMA = Schema("run ledger", (_V1, _V2, _V3))
 
 
 def ledger_path(state_dir: Path) -> Path:

@@ -10,6 +10,7 @@ and that no worktree or temporary directory is left behind.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from support.best_of_n import (
@@ -176,3 +177,28 @@ def test_dry_run_names_the_candidates_and_runs_nothing(cli, repo: Path) -> None:
         "ties by role order (2 at a time)"
     ) in result.out
     assert f"metric: {TESTS_RUN}" in result.out
+
+
+# -- results a person can review ----------------------------------------------------------
+def test_the_ledger_and_runs_show_keep_every_candidate_and_its_diff(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    script(openai_server, FAILING, PASSING, BETTER)
+    code, _ = run(cli, repo, workflow(metric=TESTS_RUN))
+    assert code == 0
+    shown = cli("--output", "json", "runs", "show", "last", cwd=repo)
+    assert shown.code == 0, shown.err
+    (apply,) = [s for s in json.loads(shown.out)["steps"] if s["name"] == "apply"]
+    rows = {c["backend"]: c for c in apply["candidates"]}
+    assert [rows[m]["status"] for m in ("m0", "m1", "m2")] == ["failed", "passed", "won"]
+    assert [rows[m]["metric"] for m in ("m0", "m1", "m2")] == [None, 2, 3]
+    assert rows["m0"]["exit_code"] == 1 and rows["m0"]["attempts"] == 1
+    assert "verify failed" in rows["m0"]["error"]
+    losing = Path(rows["m0"]["diff_file"])
+    assert losing.name == "1-m0.diff" and losing.parent.name == "apply.candidates"
+    assert "+    return a * b" in losing.read_text()
+    assert "+++ b/test_more.py" in Path(rows["m2"]["diff_file"]).read_text()
+    text = cli("runs", "show", "last", cwd=repo).out
+    assert "candidates:" in text
+    line = next(line for line in text.splitlines() if " m2 " in line and "won" in line)
+    assert line.split()[:6] == ["apply", "3", "m2", "won", "3", "1"]

@@ -330,7 +330,8 @@ def test_a_ledger_of_version_1_is_migrated_and_its_runs_resume_by_running_everyt
     document = resume(cli, tmp_path, "old-run")
     assert document["status"] == "succeeded"
     assert len(openai_server.requests()) == 4  # every query step ran
-    assert ledger_rows("SELECT version FROM schema_version") == [(2,)]
+    latest = len(LEDGER_SCHEMA.migrations)
+    assert ledger_rows("SELECT version FROM schema_version") == [(latest,)]
     assert ledger_rows("SELECT resumed_from FROM runs WHERE id = ?", document["run_id"]) == [
         ("old-run",)
     ]
