@@ -11,8 +11,10 @@ in commandline.py.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -324,15 +326,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         _show_error(error)
         code = error.exit_code
     except Exception as error:  # a bug: say so plainly, traceback only on --debug
+        redact = _environment_redactor()  # the run's own redactor is out of reach
         if debug:
-            raise
-        click.echo(f"llm-mux: internal error: {type(error).__name__}: {error}", err=True)
-        click.echo("  run again with --debug for the traceback, and please report it", err=True)
+            click.echo(redact(traceback.format_exc()), err=True, nl=False)
+        else:
+            text = redact(f"{type(error).__name__}: {error}")
+            click.echo(f"llm-mux: internal error: {text}", err=True)
+            click.echo("  run again with --debug for the traceback, and please report it", err=True)
         code = EXIT_FAILED
     sys.exit(code if isinstance(code, int) else 0)
 
 
+def _environment_redactor() -> Callable[[str], str]:
+    """Secrets of the environment, for messages that leave before (or without) a run."""
+    from .redact import Redactor
+
+    return Redactor.for_run(os.environ, ())
+
+
 def _show_error(error: MuxError) -> None:
-    click.echo(f"llm-mux: error: {error}", err=True)
+    redact = _environment_redactor()
+    click.echo(f"llm-mux: error: {redact(str(error))}", err=True)
     if error.hint:
         click.echo(f"  hint: {error.hint}", err=True)

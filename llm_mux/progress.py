@@ -55,7 +55,7 @@ def describe_start(step: StepPlan) -> str:
     return f"{step.name} [{step.type}]"
 
 
-def backend_fates(step: StepPlan, result: StepResult) -> list[str]:
+def backend_fates(step: StepPlan, result: StepResult, redact: Redact = _same) -> list[str]:
     """How each backend of a query step's route fared, in role order: `claude ✓`,
     `codex ✗ timed out after 30s`, `gemini not asked` (a for_each step: none)."""
     action = step.action
@@ -66,13 +66,15 @@ def backend_fates(step: StepPlan, result: StepResult) -> list[str]:
         if backend in result.backends:
             fates.append(f"{backend} ✓")
         elif backend in result.errors:
-            fates.append(f"{backend} ✗ {_first_line(result.errors[backend])}")
+            fates.append(f"{backend} ✗ {_first_line(result.errors[backend], redact)}")
         else:
             fates.append(f"{backend} not asked")
     return fates
 
 
-def describe_finish(result: StepResult, step: StepPlan | None = None) -> str:
+def describe_finish(
+    result: StepResult, step: StepPlan | None = None, redact: Redact = _same
+) -> str:
     parts = [f"{_MARKS[result.status]} {result.name}"]
     if result.status == "skipped":
         return parts[0] + " skipped"
@@ -80,7 +82,7 @@ def describe_finish(result: StepResult, step: StepPlan | None = None) -> str:
     if isinstance(reused, str):
         return f"{parts[0]} reused from run {reused}"
     details = [f"{result.duration_ms / 1000:.1f}s"]
-    fates = [] if step is None else backend_fates(step, result)
+    fates = [] if step is None else backend_fates(step, result, redact)
     if fates:
         details.append(", ".join(fates))
     elif result.backends:
@@ -91,12 +93,13 @@ def describe_finish(result: StepResult, step: StepPlan | None = None) -> str:
     if result.status == "cancelled":
         return text + " cancelled"
     if result.error:
-        text += f": {_first_line(result.error)}"
+        text += f": {_first_line(result.error, redact)}"
     return text
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
+def _first_line(text: str, redact: Redact) -> str:
+    text = redact(text).strip()  # before the first line is cut out of it
+    return text.splitlines()[0] if text else ""
 
 
 class PlainProgress:
@@ -113,7 +116,7 @@ class PlainProgress:
         self._line(f"  {step.name}: 0/{total} items")
 
     def step_finished(self, step: StepPlan, result: StepResult) -> None:
-        self._line(self.redact(describe_finish(result, step)))
+        self._line(self.redact(describe_finish(result, step, self.redact)))
 
     def item_finished(self, step: StepPlan, done: int, total: int) -> None:
         if total >= 10 and done % max(total // 10, 1) == 0 and done != total:
@@ -161,7 +164,7 @@ class RichProgress:
         task = self.tasks.pop(step.name, None)
         if task is not None:
             self.progress.remove_task(task)  # type: ignore[arg-type]
-        text = self.redact(describe_finish(result, step))
+        text = self.redact(describe_finish(result, step, self.redact))
         self.console.print(text, highlight=False, markup=False)
 
     def item_finished(self, step: StepPlan, done: int, total: int) -> None:

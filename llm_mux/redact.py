@@ -8,11 +8,18 @@ written literally in a config, by `[redacted:NAME]`.
 
 Values shorter than `MIN_SECRET` characters are left alone: replacing `1` or
 `yes` everywhere would garble outputs, and such values protect nothing.
+
+How it is applied (docs/security.md): on values, before anything encodes, quotes or cuts
+them — `value()` for documents about to become JSON, `cut()` for text about to be
+shortened — and, as a second net, the filter also knows each secret's escaped forms (in
+JSON, in a Python repr, shell-quoted), so text encoded elsewhere is caught too.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from collections.abc import Iterable, Mapping
 
 from llm_mux.compiler.envvars import env_references
@@ -31,12 +38,16 @@ def looks_secret(name: str) -> bool:
 class Redactor:
     """`redactor(text)`: the text with every known secret value replaced."""
 
-    __slots__ = ("_pairs",)
+    __slots__ = ("_longest", "_pairs")
 
     def __init__(self, secrets: Mapping[str, str]) -> None:
-        values = {value: name for name, value in secrets.items() if len(value) >= MIN_SECRET}
+        values: dict[str, str] = {}
+        for name, value in secrets.items():
+            if len(value) >= MIN_SECRET:
+                values.update({form: name for form in _forms(value) if form not in values})
         # Longest first, so a secret that contains another is replaced whole.
         self._pairs = sorted(values.items(), key=lambda pair: -len(pair[0]))
+        self._longest = max((len(value) for value in values), default=0)
 
     @classmethod
     def for_run(cls, env: Mapping[str, str], backends: Iterable[BackendSpec]) -> Redactor:
@@ -56,6 +67,49 @@ class Redactor:
             # so a large output without secrets is not copied.
             text = text.replace(value, f"[redacted:{name}]")
         return text
+
+    def value(self, value: object) -> object:
+        """`value` with every text in it redacted (mapping keys too): before it is encoded."""
+        if not self._pairs:
+            return value
+        match value:
+            case str():
+                return self(value)
+            case Mapping():
+                return {self.value(k): self.value(v) for k, v in value.items()}
+            case list() | tuple():
+                return [self.value(item) for item in value]
+            case _:
+                return value
+
+    def cut(self, text: str, limit: int, *, keep_end: bool = False) -> str:
+        """At most `limit` characters of `text`, redacted first, so no secret is cut in two.
+
+        The cut is marked with "…" (at the end, or at the start with `keep_end`).  Only a
+        window the length of the longest secret past the cut is read, so a long text is
+        not redacted whole.
+        """
+        window = limit + self._longest
+        if len(text) > window:
+            text = text[-window:] if keep_end else text[:window]
+        text = self(text)
+        if len(text) <= limit:
+            return text
+        kept = limit - 1
+        return "…" + text[len(text) - kept :] if keep_end else text[:kept] + "…"
+
+
+def _forms(value: str) -> set[str]:
+    """The secret as written and as JSON, a Python repr and the shell would escape it."""
+    return {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        repr(value)[1:-1],
+        shlex.quote(value),
+        value.replace("'", "'\\''"),
+        re.sub(r'([\\$`"])', r"\\\1", value),
+    }
 
 
 def _referenced(text: str, env: Mapping[str, str]) -> dict[str, str]:

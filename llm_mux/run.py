@@ -277,7 +277,8 @@ def _report(
 ) -> None:
     """The result, with every known secret value redacted, whatever the output mode."""
     if options.output == "json":
-        document = json.dumps(run_document(outcome, plan, run, args), indent=2, default=str)
+        values = redact.value(run_document(outcome, plan, run, args))  # before encoding
+        document = json.dumps(values, indent=2, default=str)
         emit(redact(document) + "\n", options)
         return
     if outcome.error:

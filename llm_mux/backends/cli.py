@@ -22,6 +22,7 @@ from pathlib import Path
 
 from llm_mux.compiler.plan import BackendSpec
 from llm_mux.process import CommandNotFound, ProcessResult, ProcessTimeout, run_process
+from llm_mux.redact import Redactor
 
 from .resolve import expand, system_prompt
 from .types import BackendError, Completion, Request
@@ -41,6 +42,7 @@ class CliTransport:
         self.spec = spec
         self.root = root
         self.env = env
+        self.redact = Redactor.for_run(env, [spec])  # before stderr is cut
 
     async def complete(self, request: Request) -> Completion:
         # Lone surrogates cannot be encoded; "replace" keeps a bad prompt from crashing.
@@ -54,7 +56,7 @@ class CliTransport:
             argv.append(encoded.decode("utf-8"))
         result = await self._run(argv, stdin)
         if result.exit_code != 0:
-            raise _exit_error(self.spec, result)
+            raise _exit_error(self.spec, result, self.redact)
         return Completion(text=result.stdout)
 
     def _argv(self) -> list[str]:
@@ -78,7 +80,7 @@ class CliTransport:
             message = f"backend '{name}': {missing} (is it installed and on PATH?)"
             raise BackendError(message, kind="not_found", retryable=False) from None
         except ProcessTimeout as timeout:
-            message = f"backend '{name}': {timeout}{_stderr_tail(timeout.stderr)}"
+            message = f"backend '{name}': {timeout}{_stderr_tail(timeout.stderr, self.redact)}"
             raise BackendError(message, kind="timeout", retryable=self.spec.retry_timeout) from None
         except OSError as error:
             raise _start_error(self.spec, argv, error) from None
@@ -111,18 +113,14 @@ def _start_error(spec: BackendSpec, argv: list[str], error: OSError) -> BackendE
     return BackendError(message, kind="not_found", retryable=False)
 
 
-def _exit_error(spec: BackendSpec, result: ProcessResult) -> BackendError:
+def _exit_error(spec: BackendSpec, result: ProcessResult, redact: Redactor) -> BackendError:
     code = result.exit_code
     how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-    message = f"backend '{spec.name}': {spec.command} {how}{_stderr_tail(result.stderr)}"
+    message = f"backend '{spec.name}': {spec.command} {how}{_stderr_tail(result.stderr, redact)}"
     return BackendError(message, kind="exit", retryable=False)
 
 
-def _stderr_tail(stderr: str) -> str:
-    """The end of stderr, where the reason for a failure usually is."""
-    text = stderr.strip()
-    if not text:
-        return ""
-    if len(text) > _STDERR_SHOWN:
-        text = "…" + text[-_STDERR_SHOWN:]
-    return f"\n{text}"
+def _stderr_tail(stderr: str, redact: Redactor) -> str:
+    """The end of stderr, where the reason for a failure usually is (secrets out first)."""
+    text = redact.cut(stderr.strip(), _STDERR_SHOWN + 1, keep_end=True)
+    return f"\n{text}" if text else ""

@@ -16,11 +16,12 @@ an error body does not get it into llm-mux's output.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from llm_mux.compiler.plan import BackendSpec
+from llm_mux.redact import Redactor
 
 from .resolve import expand, system_prompt
 from .types import BackendError, Completion, ErrorKind, Request, Usage
@@ -44,6 +46,7 @@ ANTHROPIC_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
 ANTHROPIC_MAX_TOKENS = 4096
 _SHOWN = 200  # characters of a response body quoted in an error
+_AUTH_HEADERS = frozenset({"authorization", "x-api-key"})
 _MIN_SECRET = 4  # shorter "secrets" would redact ordinary words
 
 JsonObject = dict[str, object]
@@ -78,6 +81,11 @@ class _Prepared:
     model: str
     headers: dict[str, str]
     secrets: tuple[str, ...]
+    redactor: Redactor  # the secrets of the environment and of this backend
+
+    def clean(self, text: str) -> str:
+        """`text` without any secret: run on whole texts, before they are cut or quoted."""
+        return self.redactor(_redact(text, self.secrets))
 
 
 class _HttpTransport:
@@ -137,10 +145,11 @@ class _HttpTransport:
             expanded = expand(spec, f"headers.{name}", value, env)
             headers[name] = expanded
             secrets.append(expanded)
+        _check_header_values(spec, headers)
         url = self._url(expand(spec, "command", spec.command, env).rstrip("/"))
         model = expand(spec, "model", spec.model, env)
         kept = sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True)
-        return _Prepared(url, model, headers, tuple(kept))
+        return _Prepared(url, model, headers, tuple(kept), Redactor.for_run(env, [spec]))
 
     async def _post(self, prepared: _Prepared, body: JsonObject) -> httpx.Response:
         try:
@@ -159,7 +168,7 @@ class _HttpTransport:
     def _status_error(self, response: httpx.Response, prepared: _Prepared) -> BackendError:
         status = response.status_code
         kind, retryable = _classify(status)
-        detail = _error_detail(response.content)
+        detail = _error_detail(response.content, prepared.clean)
         message = f"HTTP {status} {response.reason_phrase}".rstrip() + (
             f": {detail}" if detail else ""
         )
@@ -192,7 +201,7 @@ class _HttpTransport:
         return Completion(text=text, usage=usage, model=model if isinstance(model, str) else None)
 
     def _malformed(self, response: httpx.Response, prepared: _Prepared, what: str) -> BackendError:
-        body = _snippet(response.content)
+        body = _snippet(response.content, prepared.clean)
         message = f"malformed response (HTTP {response.status_code}): {what}: {body}"
         return self._error(prepared, message, "malformed", False, status=response.status_code)
 
@@ -206,7 +215,7 @@ class _HttpTransport:
         status: int | None = None,
         retry_after: float | None = None,
     ) -> BackendError:
-        text = _redact(f"backend '{self.spec.name}': {message}", prepared.secrets)
+        text = prepared.clean(f"backend '{self.spec.name}': {message}")
         return BackendError(
             text, kind=kind, retryable=retryable, status=status, retry_after=retry_after
         )
@@ -260,7 +269,7 @@ class AnthropicTransport(_HttpTransport):
     def _expand(self) -> _Prepared:
         prepared = super()._expand()
         headers = {"anthropic-version": ANTHROPIC_VERSION, **prepared.headers}
-        return _Prepared(prepared.url, prepared.model, headers, prepared.secrets)
+        return dataclasses.replace(prepared, headers=headers)
 
     def _body(self, request: Request, model: str) -> JsonObject:
         body: JsonObject = {
@@ -316,28 +325,43 @@ def _usage(value: object, prompt_key: str, completion_key: str) -> Usage | None:
     return Usage(prompt, completion, total if isinstance(total, int) else prompt + completion)
 
 
-def _error_detail(body: bytes) -> str:
+def _error_detail(body: bytes, clean: Callable[[str], str]) -> str:
     """The server's own error message (OpenAI and Anthropic shapes), else the body's start."""
     try:
         data = json.loads(body)
-    except ValueError:
-        return _snippet(body)
+    except (ValueError, RecursionError):
+        return _snippet(body, clean)
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return _shorten(str(error["message"]))
+        return _shorten(str(error["message"]), clean)
     if isinstance(error, str):
-        return _shorten(error)
-    return _snippet(body)
+        return _shorten(error, clean)
+    return _snippet(body, clean)
 
 
-def _snippet(body: bytes) -> str:
-    text = body[: _SHOWN * 4].decode("utf-8", errors="replace")
-    return repr(_shorten(text)) if text else "(empty body)"
+def _snippet(body: bytes, clean: Callable[[str], str]) -> str:
+    # Secrets go before the text is cut or quoted; the window read is large enough that
+    # no secret starting in the part shown can run past it.
+    text = clean(body[: _SHOWN * 8].decode("utf-8", errors="replace"))
+    return repr(_shorten(text, clean)) if text else "(empty body)"
 
 
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
+def _shorten(text: str, clean: Callable[[str], str]) -> str:
+    text = " ".join(clean(text).split())
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def _check_header_values(spec: BackendSpec, headers: Mapping[str, str]) -> None:
+    """HTTP headers carry ASCII only: a key with other characters is a configuration error."""
+    for name, value in headers.items():
+        if any(not " " <= char <= "~" for char in value):
+            where = "api_key" if name in _AUTH_HEADERS else f"headers.{name}"
+            raise BackendError(
+                f"backend '{spec.name}': {where} holds a character that cannot be sent in "
+                "an HTTP header (only printable ASCII can); check the value it is set from",
+                kind="client",
+                retryable=False,
+            )
 
 
 def _redact(text: str, secrets: tuple[str, ...]) -> str:

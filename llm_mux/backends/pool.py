@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Self, assert_never
 
 from llm_mux.compiler.envvars import UnsetVariable, expand_env
 from llm_mux.compiler.plan import BackendSpec, Route
+from llm_mux.redact import Redactor
 
 from .cli import CliTransport
 from .resolve import unset_variable
@@ -104,6 +105,7 @@ class BackendPool:
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._availability: dict[str, str | None] = {}
         self._client: httpx.AsyncClient | None = None
+        self._redactor = Redactor.for_run(env, self._specs.values())
 
     async def __aenter__(self) -> Self:
         return self
@@ -273,7 +275,8 @@ class BackendPool:
             problem = check.validate(completion.text)
         if problem is None:
             return completion
-        message = _invalid(name, check.retries, problem, completion.text)
+        answer = self._redactor.cut(completion.text, _SHOWN)  # secrets out before the cut
+        message = _invalid(name, check.retries, problem, answer)
         raise BackendError(message, kind="malformed", retryable=False)
 
     # -- shared resources --------------------------------------------------------
@@ -359,8 +362,7 @@ def _invalid(name: str, retries: int, problem: str, answer: str) -> str:
         if retries
         else " invalid"
     )
-    shown = answer if len(answer) <= _SHOWN else answer[: _SHOWN - 1] + "…"
-    return f"backend '{name}': the answer is{asked}: {problem} (last answer: {shown!r})"
+    return f"backend '{name}': the answer is{asked}: {problem} (last answer: {answer!r})"
 
 
 def _ms(started: float) -> int:

@@ -201,8 +201,8 @@ class RunRecorder:
         return path
 
     def as_json(self, value: object) -> str:
-        """`value` as JSON text, redacted."""
-        return self.redact(json.dumps(value, ensure_ascii=False, default=str))
+        """`value` as JSON text, redacted (the values first, then the text as a net)."""
+        return self.redact(json.dumps(self.redact.value(value), ensure_ascii=False, default=str))
 
 
 _Row = dict[str, object]
