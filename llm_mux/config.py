@@ -11,15 +11,24 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import msgspec
+
 from llm_mux.compiler.diagnostics import Sink
 from llm_mux.compiler.passes.config import MergedConfig
 from llm_mux.compiler.pipeline import decode_text, load_config
-from llm_mux.compiler.source import SourceFile
+from llm_mux.compiler.schema import Project
+from llm_mux.compiler.source import KeyPath, SourceFile
 
 from .errors import UsageError
 from .paths import Places
 
-__all__ = ["config_paths", "display_path", "load_merged", "read_source"]
+__all__ = [
+    "anchor_project_paths",
+    "config_paths",
+    "display_path",
+    "load_merged",
+    "read_source",
+]
 
 
 def display_path(path: Path, cwd: Path) -> str:
@@ -66,7 +75,31 @@ def load_merged(
     sources = [s for p in paths if (s := read_source(p, places.cwd, sink)) is not None]
     if len(sources) != len(paths):
         return None, sources
-    return load_config(sources, sink, env), sources
+    merged = load_config(sources, sink, env)
+    return (None if merged is None else anchor_project_paths(merged, places.cwd)), sources
+
+
+def anchor_project_paths(merged: MergedConfig, cwd: Path) -> MergedConfig:
+    """A relative ecosystem project `path` is relative to the config file that sets it
+    (as the example config's `path = "../myapp/api"` is); `~` paths and absolute ones
+    stay as they are."""
+    ecosystems = dict(merged.config.ecosystems)
+    for name, ecosystem in ecosystems.items():
+        projects = {
+            project: _anchored(merged, cwd, ("ecosystems", name, "projects", project, "path"), p)
+            for project, p in ecosystem.projects.items()
+        }
+        ecosystems[name] = msgspec.structs.replace(ecosystem, projects=projects)
+    config = msgspec.structs.replace(merged.config, ecosystems=ecosystems)
+    return msgspec.structs.replace(merged, config=config)
+
+
+def _anchored(merged: MergedConfig, cwd: Path, key: KeyPath, project: Project) -> Project:
+    origin = merged.origin(key)
+    if origin is None or project.path.startswith("~") or Path(project.path).is_absolute():
+        return project
+    base = (cwd / origin.path).parent
+    return msgspec.structs.replace(project, path=os.path.normpath(base / project.path))
 
 
 def environment() -> dict[str, str]:

@@ -1,48 +1,61 @@
-"""The seed's memory examples end to end, offline, through `llm-mux run`.
-
-HOME is a temporary directory holding the example ecosystem's projects
-(`~/projects/myapp-api`, `~/projects/myapp-db`); the example config is the
-user config, and `examples/offline.toml` swaps every model for a stand-in. What
-a discovery workflow stores, the next workflow reads as `ecosystem.memory`.
+"""The memory examples end to end, offline, through `llm-mux run`, as docs/workflows.md
+documents them: from `examples/myapp/api` in a copy of the clone's examples/, with the
+example project's config (trusted for the run), `examples/offline.toml` swapping every
+model for a stand-in, and relative paths. What a discovery workflow stores, the next
+workflow reads as `ecosystem.memory`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-OFFLINE = str(EXAMPLES / "offline.toml")
 
 
 @pytest.fixture
-def api(isolated_home: Path) -> Path:
-    """~/projects/myapp-api, a small Rust project of the `myapp` ecosystem; cwd for runs."""
-    config_dir = Path(os.environ["XDG_CONFIG_HOME"]) / "llm-mux"
-    config_dir.mkdir(parents=True)
-    shutil.copy(EXAMPLES / ".llm-mux" / "config.toml", config_dir / "config.toml")
-    project = isolated_home / "projects" / "myapp-api"
-    (project / "src").mkdir(parents=True)
-    (project / "Cargo.toml").write_text('[package]\nname = "api"\n')
-    (project / "src" / "main.rs").write_text("fn main() {}\n")
-    database = isolated_home / "projects" / "myapp-db"
-    database.mkdir()
-    (database / "schema.sql").write_text("create table users (id int);\n")
-    return project
+def api(tmp_path: Path) -> Path:
+    """examples/myapp/api in a copy of examples/ (runs may change its files); cwd for runs."""
+    shutil.copytree(EXAMPLES, tmp_path / "examples", ignore=shutil.ignore_patterns("invalid"))
+    return tmp_path / "examples" / "myapp" / "api"
 
 
 def run(cli, api: Path, workflow: str, *args: str, config: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
-    configs = [word for path in (OFFLINE, *config) for word in ("--config", path)]
-    path = str(EXAMPLES / "workflows" / f"{workflow}.toml")
-    result = cli(*configs, "--output", "json", "run", path, *args, cwd=api)
+    configs = [word for path in ("../../offline.toml", *config) for word in ("--config", path)]
+    path = f"../../workflows/{workflow}.toml"
+    result = cli(*configs, "--trust", "--output", "json", "run", path, *args, cwd=api)
     assert result.code == 0, result.err + result.out
     return json.loads(result.out)
+
+
+def test_the_documented_commands_run_as_written(api: Path) -> None:
+    page = (REPO / "docs" / "workflows.md").read_text(encoding="utf-8")
+    block = page.split("<!-- memory-tutorial -->\n```sh\n", 1)[1].split("```", 1)[0]
+    script = block.replace("cd examples/myapp/api", f"cd {api}")
+    assert script != block
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run(
+        ["bash", "-e", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "stored 3 facts, 4 relationships in memory 'myapp' (7 new)" in done.stdout
+    assert "worker depends_on database" in done.stdout
+    assert re.search(r"database\s+database has schema.sql at its root", done.stdout)
 
 
 def memory_db() -> Path:
@@ -58,7 +71,35 @@ def prompt_of(run_id: str, step: str) -> str:
     return str(json.loads(inputs)["prompt"])
 
 
-def test_seed_discovery_then_bug_hunt_sees_the_stored_facts(cli, api: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def standalone_api(tmp_path: Path) -> Path:
+    """The sample api project on its own (no .llm-mux/ above it, so it is its own project
+    root), the example config as the user config, its ecosystem paths made absolute."""
+    project = tmp_path / "api"
+    shutil.copytree(EXAMPLES / "myapp" / "api", project)
+    config_dir = Path(os.environ["XDG_CONFIG_HOME"]) / "llm-mux"
+    config_dir.mkdir(parents=True)
+    shutil.copy(EXAMPLES / ".llm-mux" / "config.toml", config_dir / "config.toml")
+    (tmp_path / "paths.toml").write_text(
+        f'[ecosystems.myapp.projects.api]\npath = "{project}"\n'
+        f'[ecosystems.myapp.projects.database]\npath = "{EXAMPLES / "myapp" / "db"}"\n'
+    )
+    return project
+
+
+def run_standalone(cli, api: Path, workflow: str, *configs: str):  # type: ignore[no-untyped-def]
+    options = [w for c in (str(EXAMPLES / "offline.toml"), *configs) for w in ("--config", c)]
+    options += ["--config", str(api.parent / "paths.toml")]
+    path = str(EXAMPLES / "workflows" / f"{workflow}.toml")
+    result = cli(*options, "--output", "json", "run", path, cwd=api)
+    assert result.code == 0, result.err + result.out
+    return json.loads(result.out)
+
+
+def test_seed_discovery_then_bug_hunt_sees_the_stored_facts(
+    cli, standalone_api: Path, tmp_path: Path
+) -> None:
+    api = standalone_api
     # The seed's discover.toml asks role `analyzer` (team rust here) for JSON;
     # point that role at the JSON stand-in for this test.
     json_analyzer = tmp_path / "json-analyzer.toml"
@@ -66,7 +107,7 @@ def test_seed_discovery_then_bug_hunt_sees_the_stored_facts(cli, api: Path, tmp_
         '[roles.analyzer]\nbackends = ["cartographer-standin"]\n'
         '[teams.rust.roles]\nanalyzer = ["cartographer-standin"]\n'
     )
-    discovered = run(cli, api, "discover", config=(str(json_analyzer),))
+    discovered = run_standalone(cli, api, "discover", str(json_analyzer))
     assert discovered["output"] == "stored 2 facts in memory 'myapp' (2 new)"
     with sqlite3.connect(memory_db()) as connection:
         facts = connection.execute("SELECT project, fact, source FROM facts ORDER BY id")
@@ -74,7 +115,7 @@ def test_seed_discovery_then_bug_hunt_sees_the_stored_facts(cli, api: Path, tmp_
             ("api", "api has Cargo.toml at its root", "Cargo.toml"),
             ("api", "api has src at its root", "src"),
         ]
-    hunted = run(cli, api, "bug-hunt")
+    hunted = run_standalone(cli, api, "bug-hunt")
     prompt = prompt_of(str(hunted["run_id"]), "analyze")
     assert "Stored facts about this project and its dependencies:\n" in prompt
     assert "- [api] api has Cargo.toml at its root (source: Cargo.toml)\n" in prompt

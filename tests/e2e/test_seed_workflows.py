@@ -32,7 +32,9 @@ def git(root: Path, *args: str) -> None:
 @pytest.fixture
 def project(tmp_path: Path, openai_server: ModelServer, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "myapp-api"
-    shutil.copytree(REPO / "examples", root, ignore=shutil.ignore_patterns("invalid", "fixme"))
+    shutil.copytree(
+        REPO / "examples", root, ignore=shutil.ignore_patterns("invalid", "fixme", "myapp")
+    )
     (root / "src").mkdir()
     (root / "src" / "lib.rs").write_text("pub fn add(a: i32, b: i32) -> i32 { a - b }\n")
     git(root, "init", "-q")
