@@ -27,7 +27,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -157,7 +157,7 @@ class RunRecorder:
         succeeded items of a for_each step that failed."""
         if result.status != "succeeded" and not result.items:
             return None
-        return self.as_json(result_record(result))
+        return self.redact(_record_json(result, self.redact))
 
     def _call_row(self, step: str, call: Mapping[str, object]) -> _Row:
         backend = str(call.get("backend"))
@@ -202,10 +202,39 @@ class RunRecorder:
 
     def as_json(self, value: object) -> str:
         """`value` as JSON text, redacted (the values first, then the text as a net)."""
-        return self.redact(json.dumps(self.redact.value(value), ensure_ascii=False, default=str))
+        return self.redact(_JSON.encode(self.redact.value(value)))
 
 
 _Row = dict[str, object]
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
+def _record_json(result: StepResult, redact: Redactor) -> str:
+    """`result_record(result)` as JSON text, its values redacted, a for_each step's items
+    encoded one at a time: 100,000 items are never 100,000 records (dicts of dicts) at
+    once, only text."""
+    if result.items is None:
+        return _JSON.encode(redact.value(result_record(result)))
+    record = result_record(replace(result, items=()))
+    del record["items"]
+    items = ",".join(_JSON.encode(redact.value(_item_record(item))) for item in result.items)
+    return f'{_JSON.encode(redact.value(record))[:-1]}, "items": [{items}]}}'
+
+
+def _item_record(item: StepResult) -> dict[str, object]:
+    """An item's record without the values `result_from_record` also reads into an
+    absent key (null; an empty output, list or mapping): under half the text."""
+    record = result_record(item, with_output=True)
+    return {key: value for key, value in record.items() if not _as_absent(key, value)}
+
+
+def _as_absent(key: str, value: object) -> bool:
+    if value is None:
+        return True
+    return key in _EMPTY_WHEN_ABSENT and value in ("", [], {})
+
+
+_EMPTY_WHEN_ABSENT = frozenset({"output", "outputs", "backends", "errors", "inputs", "details"})
 
 
 # -- the run ----------------------------------------------------------------------
