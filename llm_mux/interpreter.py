@@ -27,7 +27,7 @@ from llm_mux.compiler.plan import Plan, StepPlan
 from .context import item_context, step_context
 from .jsontext import json_array
 from .rendering import RenderError, evaluate_expression, holds
-from .results import StepResult, Usage, add_usage
+from .results import ItemDetails, StepResult, Usage, add_usage
 from .runtime import Runtime
 from .steps import execute_action, step_inputs
 
@@ -259,7 +259,7 @@ class _Items:
         return f"{self.step.name}[{index}]"
 
     def finish(self, index: int, result: StepResult) -> None:
-        details = {**result.details, "item": self.items[index]}
+        details = ItemDetails(result.details, self.items[index])
         self.results[index] = replace(result, name=self.name(index), details=details)
         self.done += 1
 

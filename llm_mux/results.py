@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from types import MappingProxyType
+from typing import Any, Literal
 
 __all__ = [
+    "ItemDetails",
     "Outputs",
     "Status",
     "StepResult",
@@ -26,6 +28,14 @@ __all__ = [
 ]
 
 Status = Literal["succeeded", "failed", "skipped", "cancelled", "pending"]
+
+# One read-only empty mapping shared by every result without errors, inputs or details:
+# a dict each is 64 bytes per result, 6 MB over a for_each of 100,000 items.
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+def _nothing() -> Mapping[str, Any]:
+    return _NOTHING
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +120,15 @@ class StepResult:
     duration_ms: int = 0
     backend: str | None = None
     backends: tuple[str, ...] = ()
-    errors: Mapping[str, str] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=_nothing)
     json: object = None
     exit_code: int | None = None
     items: tuple[StepResult, ...] | None = None
     usage: Usage | None = None
     cost: float | None = None
     attempts: int = 0
-    inputs: Mapping[str, str] = field(default_factory=dict)
-    details: Mapping[str, object] = field(default_factory=dict)
+    inputs: Mapping[str, str] = field(default_factory=_nothing)
+    details: Mapping[str, object] = field(default_factory=_nothing)
 
     @property
     def failed(self) -> bool:
@@ -261,6 +271,30 @@ def _list(value: object) -> list[object]:
 
 def _mapping(value: object) -> Mapping[str, object]:
     return value if isinstance(value, Mapping) else {}
+
+
+class ItemDetails(Mapping[str, object]):
+    """A for_each item's `details`: its own result's, and `item` — the value it ran for.
+
+    The same as `{**details, "item": item}`, in 48 bytes instead of a dict's 184: one
+    per item, 100,000 of them in a large for_each.
+    """
+
+    __slots__ = ("_details", "_item")
+
+    def __init__(self, details: Mapping[str, object], item: object) -> None:
+        self._details = details
+        self._item = item
+
+    def __getitem__(self, key: str) -> object:
+        return self._item if key == "item" else self._details[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (key for key in self._details if key != "item")
+        yield "item"
+
+    def __len__(self) -> int:
+        return len(self._details) + ("item" not in self._details)
 
 
 class StepsView:
