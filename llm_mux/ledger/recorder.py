@@ -118,10 +118,8 @@ class RunRecorder:
                 connection.execute("DELETE FROM calls WHERE run_id = ? AND step = ?", key)
                 connection.execute("DELETE FROM steps WHERE run_id = ? AND name = ?", key)
             _insert(connection, "steps", row)
-            for call in calls:
-                _insert(connection, "calls", call)
-            for candidate in candidates:
-                _insert(connection, "candidates", candidate)
+            _insert_many(connection, "calls", calls)
+            _insert_many(connection, "candidates", candidates)
 
         self.ledger.transaction(write)
 
@@ -417,6 +415,15 @@ def _insert(connection: sqlite3.Connection, table: str, row: Mapping[str, object
     columns = ", ".join(row)
     holes = ", ".join("?" for _ in row)
     connection.execute(f"INSERT INTO {table} ({columns}) VALUES ({holes})", tuple(row.values()))
+
+
+def _insert_many(connection: sqlite3.Connection, table: str, rows: list[_Row]) -> None:
+    """Rows of the same columns in one statement: a for_each's calls, a row per item."""
+    if rows:
+        columns = ", ".join(rows[0])
+        holes = ", ".join("?" for _ in rows[0])
+        statement = f"INSERT INTO {table} ({columns}) VALUES ({holes})"
+        connection.executemany(statement, (tuple(row.values()) for row in rows))
 
 
 def _write_private(path: Path, text: str) -> None:
