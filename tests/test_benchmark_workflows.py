@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from benchmarks import backends, compile, shell
+from benchmarks import backends, compile, for_each, shell
 
 WORKFLOWS = {
     "compile": compile.workflow(50),
     "parallel": backends.parallel_workflow("http://127.0.0.1:9/v1"),
-    "for_each": backends.for_each_workflow("http://127.0.0.1:9/v1"),
+    "for_each_shell": for_each.shell_workflow(100),
+    "for_each_query": for_each.query_workflow("http://127.0.0.1:9/v1", 100),
     "big_output": shell.big_output_workflow(1000),
     "many_steps": shell.many_steps_workflow(20),
 }

@@ -2,10 +2,9 @@
 
 - parallel: one query step over a role of 8 backends, each answering in 300 ms; all 8
   must succeed. Goal: the step's `duration_ms` ≤ 1.15 × 300 ms.
-- for_each: 2,000 query items at `concurrency = 64`, the server answering in 20 ms.
-  Baseline, measured in the same run against the same server: a bare
-  `httpx.AsyncClient(limits=httpx.Limits(max_connections=64))` loop with a semaphore of
-  64, in a child process like llm-mux. Goal: throughput ≥ 0.8× the baseline's.
+- the bare `httpx.AsyncClient(limits=httpx.Limits(max_connections=64))` loop with a
+  semaphore of 64, in a child process like llm-mux: the baseline of the for_each
+  query benchmark (`for_each.py`).
 
 The server runs in this process (one thread per connection); llm-mux and the baseline
 each run in their own child process, so neither shares a GIL with the server.
@@ -18,15 +17,12 @@ from pathlib import Path
 
 from support.openai_server import ModelServer, Reply
 
-from .harness import LLM_MUX, PYTHON, Figure, interleave, median, run, sandbox
+from .harness import LLM_MUX, Figure, median, run, sandbox
 
 BACKENDS = 8
 LATENCY = 0.3
-ITEMS = 2000
-CONCURRENCY = 64
-ITEM_LATENCY = 0.02
 
-_BARE_LOOP = """
+BARE_LOOP = """
 import asyncio, sys, time
 import httpx
 
@@ -51,7 +47,7 @@ print(asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))
 """
 
 
-def _backend(name: str, url: str) -> str:
+def backend_config(name: str, url: str) -> str:
     return f'[backends.{name}]\ncommand = "{url}"\nmodel = "{name}"\ntimeout = 30\n\n'
 
 
@@ -59,22 +55,10 @@ def parallel_workflow(url: str) -> str:
     names = [f"b{i}" for i in range(1, BACKENDS + 1)]
     return (
         'name = "fan-out"\n\n'
-        + "".join(_backend(name, url) for name in names)
+        + "".join(backend_config(name, url) for name in names)
         + f'[roles.fan]\nbackends = {json.dumps(names)}\nexecution = "parallel"\n'
         + f"min_success = {BACKENDS}\n\n"
         + '[[steps]]\nname = "ask"\ntype = "query"\nrole = "fan"\nprompt = "Review this."\n'
-    )
-
-
-def for_each_workflow(url: str) -> str:
-    return (
-        'name = "many-queries"\n\n'
-        + _backend("local", url)
-        + f'[[steps]]\nname = "questions"\ntype = "shell"\nrun = "seq {ITEMS}"\n\n'
-        + '[[steps]]\nname = "ask"\ntype = "query"\nbackend = "local"\n'
-        + 'for_each = "steps.questions.output | lines"\n'
-        + f"concurrency = {CONCURRENCY}\n"
-        + 'prompt = "question {{ item }}"\n'
     )
 
 
@@ -105,37 +89,5 @@ def bench_parallel(runs: int) -> list[Figure]:
             "≤ 1.15×",
             value <= limit,
             (f"all runs (ms): {', '.join(f'{d:.0f}' for d in durations)}",),
-        )
-    ]
-
-
-def bench_for_each(runs: int) -> list[Figure]:
-    with sandbox() as (root, env), ModelServer() as server:
-        server.default = Reply("ok", latency=ITEM_LATENCY)
-        workflow = root / "for-each.toml"
-        workflow.write_text(for_each_workflow(server.url), encoding="utf-8")
-
-        def ours() -> float:
-            return ITEMS / (_run_step(root, env, workflow, "ask") / 1000)
-
-        def bare() -> float:
-            argv = [PYTHON, "-c", _BARE_LOOP, server.url, str(ITEMS), str(CONCURRENCY)]
-            done = run(argv, env=env)
-            if done.code != 0:
-                raise RuntimeError(f"the bare httpx loop failed: {done.stderr}")
-            return ITEMS / float(done.stdout)
-
-        rates = interleave(runs, ours=ours, bare=bare)
-    value, baseline = median(rates["ours"]), median(rates["bare"])
-    return [
-        Figure(
-            f"for_each of {ITEMS:,} queries, concurrency {CONCURRENCY}",
-            value,
-            baseline,
-            f"bare httpx.AsyncClient loop, semaphore {CONCURRENCY}",
-            "calls/s",
-            "≥ 0.8×",
-            value >= 0.8 * baseline,
-            (f"server latency {ITEM_LATENCY * 1000:.0f} ms per call",),
         )
     ]

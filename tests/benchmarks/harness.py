@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,8 +28,18 @@ DEADLINE = 120.0  # seconds: no single child may take longer
 
 
 @dataclass(frozen=True)
+class Plot:
+    """A curve to draw: per line, (number of items, value) points."""
+
+    title: str
+    unit: str
+    lines: Mapping[str, Sequence[tuple[int, float]]]
+
+
+@dataclass(frozen=True)
 class Figure:
-    """One measured figure: `value` against `baseline` (same unit), and the SPEC goal."""
+    """One measured figure: `value` against `baseline` (same unit), and the SPEC goal;
+    `plot`, the curve it belongs to, if any."""
 
     name: str
     value: float
@@ -38,6 +49,7 @@ class Figure:
     goal: str
     ok: bool
     notes: tuple[str, ...] = field(default=())
+    plot: Plot | None = None
 
     @property
     def ratio(self) -> float:
@@ -63,6 +75,7 @@ def run(
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
     capture: bool = True,
+    deadline: float = DEADLINE,
 ) -> Done:
     """Run a child to completion, with the wall time around it."""
     out = subprocess.PIPE if capture else subprocess.DEVNULL
@@ -77,11 +90,11 @@ def run(
         text=True,
     )
     try:
-        stdout, stderr = process.communicate(stdin, timeout=DEADLINE)
+        stdout, stderr = process.communicate(stdin, timeout=deadline)
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-        raise RuntimeError(f"benchmark child took over {DEADLINE:g}s: {argv}") from None
+        raise RuntimeError(f"benchmark child took over {deadline:g}s: {argv}") from None
     seconds = time.perf_counter() - started
     return Done(seconds, process.returncode, stdout or "", stderr or "")
 
@@ -106,6 +119,46 @@ def peak_rss(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> tuple
         time.sleep(0.01)
     process.returncode = os.waitstatus_to_exitcode(status)
     return process.returncode, usage.ru_maxrss * 1024
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A child's wall time and peak RSS (its own high-water mark, from `wait4`)."""
+
+    seconds: float
+    code: int
+    peak_rss: int
+    stderr: str
+
+
+def measure(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    stdin: Path | None = None,
+    deadline: float = DEADLINE,
+) -> Measured:
+    """Run a child to completion (stdout thrown away, stdin from a file or /dev/null):
+    its wall time, exit code, peak RSS and stderr. Killed after `deadline` seconds."""
+    with tempfile.TemporaryFile() as errors, open(stdin or os.devnull, "rb") as source:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=dict(env), stdin=source, stdout=subprocess.DEVNULL, stderr=errors
+        )
+        watchdog = threading.Timer(deadline, process.kill)
+        watchdog.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            watchdog.cancel()
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if seconds >= deadline:
+            raise RuntimeError(f"benchmark child took over {deadline:g}s: {argv}")
+        errors.seek(0)
+        text = errors.read().decode(errors="replace")
+    return Measured(seconds, process.returncode, usage.ru_maxrss * 1024, text)
 
 
 def interleave(runs: int, **commands: Callable[[], float]) -> dict[str, list[float]]:

@@ -5,6 +5,8 @@ rewrite the results table in docs/performance.md.
     scripts/bench --only validate,compile
     scripts/bench --runs 3             the same number of runs for every benchmark
     scripts/bench --write-docs         also replace the table in docs/performance.md
+                                       and its plot, docs/img/for-each.png
+    scripts/bench --max-items 10000    for_each benchmarks without their larger sizes
 
 Exit 0 when every SPEC §6 goal holds, 1 otherwise.
 """
@@ -12,24 +14,31 @@ Exit 0 when every SPEC §6 goal holds, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from . import backends, compile, shell, startup
+from . import backends, compile, for_each, shell, startup
 from .harness import REPO, Figure
+from .plot import draw
 from .report import document, machine, write_table
 
 PAGE = REPO / "docs" / "performance.md"
+PLOT = REPO / "docs" / "img" / "for-each.png"
 
 Bench = Callable[[int], list[Figure]]
+SIZED = {"for_each_shell": for_each.bench_shell, "for_each_query": for_each.bench_query}
 
 # name → (benchmark, default runs)
 BENCHMARKS: dict[str, tuple[Bench, int]] = {
     "validate": (startup.bench_validate, 21),
     "compile": (compile.bench_compile, 11),
     "parallel": (backends.bench_parallel, 5),
-    "for_each": (backends.bench_for_each, 3),
+    "for_each_shell": (for_each.bench_shell, 3),
+    "for_each_query": (for_each.bench_query, 3),
     "memory": (shell.bench_memory, 3),
     "steps": (shell.bench_many_steps, 11),
 }
@@ -49,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="rewrite the table in docs/performance.md",
     )
+    parser.add_argument(
+        "--max-items",
+        type=int,
+        help="leave out for_each sizes above this (default: 100,000 shell, 50,000 query items)",
+    )
     options = parser.parse_args(argv)
     names = options.only.split(",") if options.only else list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -58,14 +72,32 @@ def main(argv: list[str] | None = None) -> int:
     figures: list[Figure] = []
     for name in names:
         bench, runs = BENCHMARKS[name]
+        if name in SIZED:
+            bench = functools.partial(SIZED[name], max_items=options.max_items)
         started = time.perf_counter()
         print(f"bench: {name} …", file=sys.stderr, flush=True)
         figures += bench(options.runs or runs)
         print(f"bench: {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    command = "scripts/bench" + ("" if options.only is None else f" --only {options.only}")
+    given = sys.argv[1:] if argv is None else argv
+    measuring = [a for a in given if a not in ("--write-docs", "--write-readme")]
+    command = " ".join(["scripts/bench", *measuring])
     text = document(figures, machine_line, command)
     print(text)
+    plotted = _plot(figures, PLOT if options.write_docs else None, machine_line)
     if options.write_docs:
         write_table(PAGE, text)
         print(f"\nwrote the table into {PAGE}", file=sys.stderr)
+    if plotted is not None:
+        print(plotted, file=sys.stderr)
     return 0 if all(f.ok for f in figures) else 1
+
+
+def _plot(figures: list[Figure], path: Path | None, caption: str) -> str | None:
+    """Draw the figures' curves (if any): into `path`, or a temporary file."""
+    plots = [figure.plot for figure in figures if figure.plot is not None]
+    if not plots:
+        return None
+    if path is None:
+        path = Path(tempfile.gettempdir()) / "llm-mux-bench" / "for-each.png"
+    why_not = draw(plots, path, caption)
+    return f"plot not drawn: {why_not}" if why_not else f"wrote the plot into {path}"
