@@ -1,4 +1,5 @@
-"""The offline "Fix with Verification" example really finds and fixes its planted bug.
+"""The offline "Fix with Verification" example really finds and fixes its planted bug,
+trying both stand-in coders' patches (best of N) and keeping the one that passes.
 
 It runs on a copy of examples/ (the real files must stay buggy for the next
 reader), through the command line, with the stand-in backends of offline.toml.
@@ -31,6 +32,12 @@ def test_the_offline_fix_example_fixes_the_bug_then_finds_nothing_to_fix(
         "-    return total(values) / (len(values) - 1)\n+    return total(values) / len(values)\n"
     )
     assert "Ran 3 tests" in apply["verify_output"] and "OK" in apply["verify_output"]
+    # Best of N: the hasty stand-in's patch failed in its own copy; the fixer's won.
+    candidates = {c["backend"]: c for c in apply["candidates"]}
+    assert candidates["hasty-fixer"]["status"] == "failed"
+    assert "+    return total(values) / (len(values) + 1)" in candidates["hasty-fixer"]["diff"]
+    assert len(candidates["hasty-fixer"]["attempts"]) == 2  # asked again, once
+    assert candidates["fixer"]["status"] == "won" and apply["winner"] == "fixer"
     assert document["output"].startswith("modified fixme/stats.py\nverified with")
     assert (copy / "fixme" / "stats.py").read_text().endswith(FIXED)
 
