@@ -77,7 +77,11 @@ async def snapshot(top: Path, scratch: Path, env: Mapping[str, str]) -> str:
     index = scratch / "index"
     real = Path(await _git(top, env, "rev-parse", "--path-format=absolute", "--git-path", "index"))
     if real.is_file():
-        shutil.copyfile(real, index)  # its stat cache spares hashing unchanged files
+        # Its stat cache spares hashing unchanged files. copy2 keeps the index's mtime:
+        # git re-reads every file changed in the same second as the index was written
+        # ("racily clean"), which a fresh mtime would hide — an edit that keeps a file's
+        # size, made just after a commit, would be missed.
+        shutil.copy2(real, index)
     with_index = {**env, "GIT_INDEX_FILE": str(index)}
     await _git(top, with_index, "add", "--all", "--", ".")
     tree = await _git(top, with_index, "write-tree")

@@ -33,7 +33,7 @@ from support.best_of_n import (
     workflow,
 )
 from support.openai_server import ModelServer, Reply
-from support.trees import TreeState
+from support.trees import TreeState, git_project
 
 
 # -- choosing ---------------------------------------------------------------------------
@@ -202,3 +202,18 @@ def test_the_ledger_and_runs_show_keep_every_candidate_and_its_diff(
     assert "candidates:" in text
     line = next(line for line in text.splitlines() if " m2 " in line and "won" in line)
     assert line.split()[:6] == ["apply", "3", "m2", "won", "3", "1"]
+
+
+def test_an_edit_that_keeps_the_size_right_after_a_commit_is_in_every_worktree(
+    cli, tmp_path: Path, openai_server: ModelServer
+) -> None:
+    """git's stat cache cannot tell this edit from the commit: the snapshot must re-read it."""
+    root = git_project(tmp_path / "racy", {"calc.py": FIXED, "test_calc.py": TESTS})
+    (root / "calc.py").write_text(CALC)  # same size, same second: "racily clean"
+    (root / "README.md").write_text("# calc\n\nmy unfinished notes\n")
+    (root / "scratch.txt").write_text("todo  \n")
+    configure(root, openai_server)
+    script(openai_server, FAILING, PASSING, BETTER)
+    code, document = run(cli, root, workflow(metric=TESTS_RUN))
+    assert code == 0, apply_of(document)["error"]
+    assert (root / "calc.py").read_text() == FIXED
