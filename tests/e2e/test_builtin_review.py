@@ -2,7 +2,8 @@
 repository, its backends stand-ins served by the real test server on 127.0.0.1.
 
 The role `default` holds two backends, m0 and m1 (execution = "fallback", as
-`llm-mux init` writes it): both review at once, m0 reconciles and writes the patch.
+`llm-mux init` writes it): both review at once, m0 reconciles; with apply=true both
+write a patch, each verified in its own git worktree (best of N).
 """
 
 from __future__ import annotations
@@ -100,28 +101,40 @@ def test_review_runs_every_default_backend_then_one_reconciles(
     assert (repo / "calc.py").read_text() == BROKEN  # nothing applied without apply=true
 
 
-def test_apply_true_applies_the_patch_once_verified(
+def test_apply_true_applies_the_first_patch_that_passes_in_its_own_worktree(
     cli, repo: Path, openai_server: ModelServer
 ) -> None:
     openai_server.script("m0", Reply("high: subtracts"), Reply(FINDING), Reply(FIX))
-    openai_server.script("m1", Reply("No findings."))
+    openai_server.script("m1", Reply("No findings."), Reply(WRONG_FIX), Reply(WRONG_FIX))
     document = review(cli, repo, "apply=true", VERIFY)
     assert document["output"] == FINDING
     apply = steps(document)["apply"]
     assert apply["status"] == "succeeded" and apply["files_changed"] == ["calc.py"]
+    assert apply["winner"] == "m0" and apply["workspace"] == "git worktree"
+    candidates = {c["backend"]: c for c in apply["candidates"]}  # type: ignore[attr-defined]
+    assert candidates["m0"]["status"] == "won"
+    # m1's wrong patch fails, unless m0 passed first and m1 was stopped while verifying
+    assert candidates["m1"]["status"] in ("failed", "cancelled")
+    if candidates["m1"]["status"] == "failed":
+        assert "+    return a * b" in candidates["m1"]["diff"]
     assert (repo / "calc.py").read_text() == ORIGINAL
-    patch_prompt = openai_server.requests("m0")[2].prompt
-    assert FINDING in patch_prompt and "=== calc.py ===\n" + BROKEN in patch_prompt
+    for patch_prompt in (openai_server.requests("m0")[2], openai_server.requests("m1")[1]):
+        assert FINDING in patch_prompt.prompt
+        assert "=== calc.py ===\n" + BROKEN in patch_prompt.prompt
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
 
 
-def test_apply_true_rolls_back_a_patch_that_fails_verification(
+def test_apply_true_leaves_the_tree_alone_when_no_patch_passes(
     cli, repo: Path, openai_server: ModelServer
 ) -> None:
     openai_server.script("m0", Reply("high"), Reply(FINDING), Reply(WRONG_FIX), Reply(WRONG_FIX))
+    openai_server.script("m1", Reply("high"), Reply(WRONG_FIX), Reply(WRONG_FIX))
     document = review(cli, repo, "apply=true", VERIFY, code=1)
     apply = steps(document)["apply"]
-    assert apply["status"] == "failed" and "the files were restored" in str(apply["error"])
+    assert apply["status"] == "failed"
+    assert "no candidate passed (the working tree was not touched)" in str(apply["error"])
     assert len(openai_server.requests("m0")) == 4  # asked again once (verify_retries = 1)
+    assert len(openai_server.requests("m1")) == 3  # its own re-ask, with its own error
     assert (repo / "calc.py").read_text() == BROKEN  # the user's own change survives
 
 
