@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,36 @@ def test_hook_passes_good_workflow_and_fails_bad_one(tmp_path: Path) -> None:
     )
     assert expected in bad.stdout
     assert "did you mean 'greet'?" in bad.stdout
+
+
+def test_the_documented_local_hook_works_as_written(tmp_path: Path) -> None:
+    """docs/commands.md's `repo: local` snippet, word for word, with llm-mux on PATH."""
+    page = (REPO / "docs" / "commands.md").read_text(encoding="utf-8")
+    snippet = page.split("```yaml\n# .pre-commit-config.yaml of your project\n", 1)[1]
+    project = tmp_path / "project"
+    workflows = project / ".llm-mux" / "workflows"
+    workflows.mkdir(parents=True)
+    (project / ".pre-commit-config.yaml").write_text(snippet.split("```", 1)[0])
+    (workflows / "hello.toml").write_text(GOOD)
+    _git(project, "init", "-q")
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        PRE_COMMIT_HOME=str(tmp_path / "pre-commit"),
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+    )
+
+    def hook() -> subprocess.CompletedProcess[str]:
+        _git(project, "add", ".")
+        command = ["pre-commit", "run", "--all-files"]
+        return subprocess.run(
+            command, cwd=project, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    good = hook()
+    assert good.returncode == 0 and "Passed" in good.stdout, good.stdout + good.stderr
+    (workflows / "broken.toml").write_text(BAD)
+    bad = hook()
+    assert bad.returncode == 1 and "Failed" in bad.stdout
+    assert "broken.toml:6:16: error: step 'greet' uses steps.gret" in bad.stdout
