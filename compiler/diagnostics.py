@@ -60,6 +60,8 @@ CODES: dict[str, str] = {
     "E611": 'an apply step with candidates = "each" whose source is not a query step',
     "E612": "a best-of-N step that selects the best candidate but has no metric",
     "W701": "environment variable is not set",
+    "W801": "a budgeted step may call a backend whose cost cannot be known",
+    "W802": "a cached step over a CLI agent declares no inputs",
 }
 
 

@@ -33,7 +33,7 @@ __all__ = [
     "WorkflowInfo",
 ]
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 
 Scalar = str | int | float | bool
 
@@ -141,6 +141,10 @@ class StepPlan(_Frozen, frozen=True, kw_only=True):
     retries: int = 0
     retry_delay: float = 1.0
     line: int = 0
+    max_cost: float | None = None  # the step's own budget, over all its calls
+    max_tokens: int | None = None
+    cache: bool = False  # resolved: the step's `cache`, else the workflow's (query, shell)
+    inputs: tuple[str, ...] = ()  # globs whose files' content is part of the cache key
 
     @property
     def type(self) -> str:
@@ -190,6 +194,9 @@ class Plan(_Frozen, frozen=True, kw_only=True):
     team: TeamInfo | None = None
     timeout: float | None = None
     continue_on_error: bool = False
+    max_cost: float | None = None  # the run's budget, in the prices' currency
+    max_tokens: int | None = None
+    allow_unknown_cost: bool = False
     plan_version: int = PLAN_VERSION
 
     def step(self, name: str) -> StepPlan:

@@ -29,6 +29,9 @@ def to_json(plan: Plan) -> str:
         "steps": [_step_json(step) for step in plan.steps],
         "edges": [{"from": e.source, "to": e.target, "inferred": e.inferred} for e in plan.edges],
     }
+    document.update(_set(max_cost=plan.max_cost, max_tokens=plan.max_tokens))
+    if plan.allow_unknown_cost:
+        document["allow_unknown_cost"] = True
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -58,7 +61,22 @@ def _step_json(step: StepPlan) -> dict[str, object]:
         "continue_on_error": step.continue_on_error,
     }
     document.update(_action_fields(step))
+    document.update(_spending(step))
     return document
+
+
+def _spending(step: StepPlan) -> dict[str, object]:
+    """Budget and cache settings, only where the workflow sets them."""
+    fields = _set(max_cost=step.max_cost, max_tokens=step.max_tokens)
+    if step.cache:
+        fields["cache"] = True
+    if step.inputs:
+        fields["inputs"] = list(step.inputs)
+    return fields
+
+
+def _set(**fields: object) -> dict[str, object]:
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def _action_fields(step: StepPlan) -> dict[str, object]:
@@ -109,6 +127,8 @@ def to_text(plan: Plan) -> str:
             "  args: " + ", ".join(_arg_text(a.name, a.required, a.default) for a in plan.args)
         )
     lines.append(f"  output: {plan.output}")
+    for key, value in _set(max_cost=plan.max_cost, max_tokens=plan.max_tokens).items():
+        lines.append(f"  {key}: {value}")
     lines.append("")
     for number, stage in enumerate(plan.stages, start=1):
         lines.append(f"stage {number}: " + ", ".join(stage))
@@ -173,6 +193,7 @@ def _details(step: StepPlan) -> list[tuple[str, object]]:
         fields.append(("retries", step.retries))
     if step.continue_on_error:
         fields.append(("continue_on_error", "true"))
+    fields += [(key, _toml(value)) for key, value in _spending(step).items()]
     return fields
 
 
@@ -186,6 +207,10 @@ def _candidates_text(candidates: Candidates) -> str:
     return (
         f"each backend's answer in its own worktree; {rule} ({candidates.max_parallel} at a time)"
     )
+
+
+def _toml(value: object) -> str:
+    return json.dumps(value) if isinstance(value, bool | list) else str(value)
 
 
 def _one_line(value: object) -> str:

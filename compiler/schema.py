@@ -207,6 +207,27 @@ class _Step(_Table, tag_field="type", frozen=True, kw_only=True):
     timeout: Annotated[Duration | None, doc("Time allowed for the step: " + _DURATION)] = None
     retries: Annotated[int, doc("Whole-step retries after a failure")] = 0
     retry_delay: Annotated[Duration, doc("Delay between step retries: " + _DELAY)] = 1000
+    max_cost: Annotated[
+        float | None,
+        doc(
+            "Most this step may spend over all its backend calls (every for_each item), "
+            "in the prices' currency: no new call starts once it is reached"
+        ),
+    ] = None
+    max_tokens: Annotated[
+        int | None, doc("Most tokens (prompt + completion) this step's backend calls may use")
+    ] = None
+    cache: Annotated[
+        bool | None,
+        doc(
+            "Reuse the result of an earlier run whose rendered inputs were identical "
+            "(query and shell steps; default: the workflow's cache)"
+        ),
+    ] = None
+    inputs: Annotated[
+        list[str],
+        doc("Files (globs relative to the project root) whose content is part of the cache key"),
+    ] = []
 
 
 class ShellStep(_Step, tag="shell", frozen=True, kw_only=True):
@@ -335,6 +356,20 @@ class Workflow(_Table, frozen=True, kw_only=True):
         str | None, doc("The step whose output is the run's output (default: the last leaf)")
     ] = None
     args: Annotated[dict[str, Arg], doc("Arguments, given as key=value on the command line")] = {}
+    max_cost: Annotated[
+        float | None,
+        doc("Most the whole run may spend, in the prices' currency (run --max-cost wins)"),
+    ] = None
+    max_tokens: Annotated[
+        int | None,
+        doc("Most tokens (prompt + completion) the whole run may use (run --max-tokens wins)"),
+    ] = None
+    allow_unknown_cost: Annotated[
+        bool, doc("Under a budget, also call backends whose cost cannot be known (counted as 0)")
+    ] = False
+    cache: Annotated[bool, doc("Cache every query and shell step (a step's own cache wins)")] = (
+        False
+    )
     # Overlays on the merged configuration: partial tables, checked against
     # Backend and Role key by key, and as a whole once merged (passes.config).
     backends: Annotated[

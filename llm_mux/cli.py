@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from .validate import ReportFormat
 
 __all__ = ["GlobalOptions", "cli", "main"]
+
+_F = TypeVar("_F", bound=Callable[..., int])
 
 
 @click.group(
@@ -110,6 +112,32 @@ def plan(
     return plan_command(options, workflow, assignments, fmt)
 
 
+def _budget_options(command: _F) -> _F:
+    """--max-cost, --max-tokens and --allow-unknown-cost (run, runs resume)."""
+    options = [
+        click.option(
+            "--max-cost",
+            type=click.FloatRange(min=0),
+            metavar="AMOUNT",
+            help="Start no backend call once the run has spent this much (prices' currency).",
+        ),
+        click.option(
+            "--max-tokens",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Start no backend call once the run has used this many tokens.",
+        ),
+        click.option(
+            "--allow-unknown-cost",
+            is_flag=True,
+            help="Under a budget, also call backends whose cost cannot be known.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @cli.command(add_help_option=False, example="llm-mux run review base=main --context notes.md")
 @click.argument("workflow", required=False)
 @click.argument("assignments", nargs=-1)
@@ -135,6 +163,7 @@ def plan(
 @click.option(
     "-h", "--help", "show_help", is_flag=True, help="Show this message, or a workflow's args."
 )
+@_budget_options
 @with_globals
 def run(
     options: GlobalOptions,
@@ -145,8 +174,12 @@ def run(
     dry_run: bool,
     preview: bool,
     show_help: bool,
+    max_cost: float | None,
+    max_tokens: int | None,
+    allow_unknown_cost: bool,
 ) -> int:
     """Run WORKFLOW with KEY=VALUE args (`llm-mux run WORKFLOW --help` lists them)."""
+    from .budget import Limits
     from .run import run_command, workflow_help
 
     if show_help or workflow is None:
@@ -162,6 +195,7 @@ def run(
         dry_run=dry_run,
         preview=preview,
         context_files=context_files,
+        limits=Limits(max_cost, max_tokens, allow_unknown_cost),
     )
 
 
@@ -263,14 +297,27 @@ def runs_show(options: GlobalOptions, run_id: str) -> int:
     help="Answer an input step that runs again (repeatable).",
 )
 @click.option("--dry-run", is_flag=True, help="Say which steps would be reused; run nothing.")
+@_budget_options
 @with_globals
 def runs_resume(
-    options: GlobalOptions, run_id: str, answers: tuple[str, ...], dry_run: bool
+    options: GlobalOptions,
+    run_id: str,
+    answers: tuple[str, ...],
+    dry_run: bool,
+    max_cost: float | None,
+    max_tokens: int | None,
+    allow_unknown_cost: bool,
 ) -> int:
-    """Finish a failed or cancelled run: reuse steps whose inputs are unchanged, run the rest."""
+    """Finish a failed or cancelled run: reuse steps whose inputs are unchanged, run the rest.
+
+    A budget covers the whole chain: what the resumed runs spent counts against it, so a
+    run stopped by its budget resumes with a higher --max-cost.
+    """
+    from .budget import Limits
     from .ledger.resume import runs_resume_command
 
-    return runs_resume_command(options, run_id, answers=answers, dry_run=dry_run)
+    limits = Limits(max_cost, max_tokens, allow_unknown_cost)
+    return runs_resume_command(options, run_id, answers=answers, dry_run=dry_run, limits=limits)
 
 
 @cli.group(example="llm-mux memory facts --search database")

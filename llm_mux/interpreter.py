@@ -27,7 +27,7 @@ from llm_mux.compiler.plan import Plan, StepPlan
 from .context import item_context, step_context
 from .jsontext import json_array
 from .rendering import RenderError, evaluate_expression, holds
-from .results import ItemDetails, StepResult, Usage, add_usage
+from .results import ItemDetails, Status, StepResult, Usage, add_usage
 from .runtime import Runtime
 from .steps import execute_action, step_inputs
 
@@ -100,6 +100,9 @@ class Interpreter:
                         self._start(step)
         except* _StepFailed as failures:
             failed = [str(e) for e in failures.exceptions]
+        budget = self.runtime.budget.summary() if self.runtime.budget is not None else None
+        if budget is not None:
+            return budget
         if not failed:
             return None
         first = self.results[failed[0]]
@@ -107,6 +110,8 @@ class Interpreter:
 
     def _start(self, step: StepPlan) -> None:
         assert self.group is not None
+        if self._stopped():
+            return  # a budget was reached: nothing new starts (the step stays pending)
         self.group.create_task(self._run_step(step), name=step.name)
 
     def _release(self, finished: str) -> None:
@@ -115,6 +120,12 @@ class Interpreter:
             waiting.discard(finished)
             if not waiting:
                 self._start(dependent)
+
+    def _stopped(self) -> bool:
+        """Whether a budget stopped the run: no new step or item starts, while steps and
+        calls already running finish (their results are kept, so a resume reuses them)."""
+        budget = self.runtime.budget
+        return budget is not None and budget.stopped is not None
 
     def _outcome(self, status: RunStatus, error: str | None, started: float) -> RunOutcome:
         output_step = self.results[self.plan.output]
@@ -146,6 +157,8 @@ class Interpreter:
         result = replace(result, duration_ms=_ms_since(started))
         self.results[step.name] = result
         self.runtime.observer.step_finished(step, result)
+        if self._stopped():
+            return  # not `_StepFailed`: that would cancel the calls still in flight
         if result.failed and not step.continue_on_error:
             raise _StepFailed(step.name)
         self._release(step.name)
@@ -171,7 +184,7 @@ class Interpreter:
         while True:
             attempt += 1
             result = replace(await self._attempt(step, context), attempts=attempt)
-            if not result.failed or attempt > step.retries:
+            if not result.failed or attempt > step.retries or self._stopped():
                 return result
             await asyncio.sleep(step.retry_delay)
 
@@ -226,12 +239,14 @@ class Interpreter:
                     group.create_task(self._item_worker(run, context))
         except* _StepFailed:
             pass  # the failed item is in `results`; the others were cancelled
-        return _combine(step, run.finished())
+        return _combine(step, run.finished("pending" if self._stopped() else "cancelled"))
 
     async def _item_worker(self, run: _Items, context: Mapping[str, object]) -> None:
         """Take the next item not started yet, until there is none (or one fails)."""
         step = run.step
         for index in run.indices:
+            if self._stopped():
+                return  # a budget was reached: the items not started stay pending
             try:
                 scope = item_context(context, run.items[index], index, len(run.items))
                 result = await self._attempts(step, scope, index)
@@ -240,7 +255,7 @@ class Interpreter:
                 raise
             run.finish(index, result)
             self.runtime.observer.item_finished(step, run.done, len(run.items))
-            if result.failed and not step.continue_on_error:
+            if result.failed and not step.continue_on_error and not self._stopped():
                 raise _StepFailed(run.name(index))
             await asyncio.sleep(0)  # items that finish at once (reused) still let others run
 
@@ -263,10 +278,11 @@ class _Items:
         self.results[index] = replace(result, name=self.name(index), details=details)
         self.done += 1
 
-    def finished(self) -> list[StepResult]:
-        """Every item's result; those never started (or cut short) are `cancelled`."""
+    def finished(self, unstarted: Status = "cancelled") -> list[StepResult]:
+        """Every item's result; those never started (or cut short) are `unstarted`:
+        `cancelled`, or `pending` when a budget stopped the run before them."""
         return [
-            r or StepResult(self.name(i), self.step.type, "cancelled")
+            r or StepResult(self.name(i), self.step.type, unstarted)
             for i, r in enumerate(self.results)
         ]
 
@@ -291,7 +307,8 @@ def for_each_items(value: object) -> list[object]:
 
 def _combine(step: StepPlan, items: Sequence[StepResult]) -> StepResult:
     failed = [index for index, r in enumerate(items) if r.failed]
-    if failed:
+    unstarted = [index for index, r in enumerate(items) if r.status == "pending"]  # budget
+    if failed or unstarted:
         status: Literal["failed", "skipped", "succeeded"] = "failed"
     elif items and all(r.skipped for r in items):
         status = "skipped"
@@ -303,6 +320,8 @@ def _combine(step: StepPlan, items: Sequence[StepResult]) -> StepResult:
     error = None
     if failed:
         error = f"item {failed[0]} failed: {items[failed[0]].error}"
+    elif unstarted:
+        error = f"item {unstarted[0]} did not start: the budget was reached"
     return StepResult(
         step.name,
         step.type,

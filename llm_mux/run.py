@@ -25,6 +25,7 @@ from llm_mux.compiler.render import to_text
 
 from . import collector
 from .arguments import bind_args, describe_args, parse_assignments
+from .budget import Budget, Limits
 from .commands import Compiled, compile_plan, emit, places_for
 from .config import environment
 from .context import RunInfo, base_context
@@ -63,6 +64,7 @@ def run_command(
     dry_run: bool,
     preview: bool = False,
     context_files: Sequence[Path] = (),
+    limits: Limits | None = None,
 ) -> int:
     places = places_for(options)
     compiled = compile_plan(options, workflow)
@@ -74,7 +76,7 @@ def run_command(
     if dry_run:
         emit(dry_run_text(plan, args), options)
         return 0
-    settings = RunSettings(inputs=inputs, context=context, preview=preview)
+    settings = RunSettings(inputs=inputs, context=context, preview=preview, limits=limits)
     return execute_plan(options, places, compiled, args, settings)
 
 
@@ -87,6 +89,8 @@ class RunSettings:
     preview: bool = False  # apply steps show their edits, write nothing
     reuse: Reuse | None = None  # recorded results a resumed run takes over
     resumed_from: str | None = None  # the id of the run this one resumes
+    limits: Limits | None = None  # --max-cost, --max-tokens, --allow-unknown-cost
+    carried: tuple[float, int] = (0.0, 0)  # cost and tokens spent by the runs resumed
 
 
 def execute_plan(
@@ -113,8 +117,9 @@ def execute_plan(
         invocation=invocation(options, places, compiled, settings),
         resumed_from=settings.resumed_from,
     )
+    budget = make_budget(plan, settings)
     with recording(places.state_dir, run, plan, meta, inner=observer) as recorder:
-        work = _execute(plan, base, places, env, recorder, settings)
+        work = _execute(plan, base, places, env, recorder, settings, budget)
         with collector.frozen():  # the libraries and the plan stay out of the GC's walks
             outcome = run_until_interrupted(work)
         finish_run(recorder, outcome)
@@ -157,7 +162,24 @@ def invocation(
         "configs": [str((places.cwd / path).resolve()) for path in options.configs],
         "context": [{"name": file.name, "path": str(file.path)} for file in settings.context],
         "team": options.team,
+        "limits": settings.limits.to_json() if settings.limits else None,
     }
+
+
+def make_budget(plan: Plan, settings: RunSettings) -> Budget | None:
+    """The run's budget: the command line's limits win over the workflow's; None
+    when neither the workflow, a step nor the command line sets one."""
+    given = settings.limits or Limits()
+    limits = Limits(
+        max_cost=given.max_cost if given.max_cost is not None else plan.max_cost,
+        max_tokens=given.max_tokens if given.max_tokens is not None else plan.max_tokens,
+        allow_unknown_cost=given.allow_unknown_cost or plan.allow_unknown_cost,
+    )
+    stepwise = any(s.max_cost is not None or s.max_tokens is not None for s in plan.steps)
+    if not limits.any and not stepwise:
+        return None
+    cost, tokens = settings.carried
+    return Budget(limits, carried_cost=cost, carried_tokens=tokens)
 
 
 async def _execute(
@@ -167,6 +189,7 @@ async def _execute(
     env: Mapping[str, str],
     observer: Observer,
     settings: RunSettings,
+    budget: Budget | None,
 ) -> RunOutcome:
     from .backends import BackendPool
 
@@ -183,6 +206,7 @@ async def _execute(
             preview_edits=settings.preview,
             preamble=preamble(settings.context),
             reuse=settings.reuse,
+            budget=budget,
         )
         return await Interpreter(plan, runtime, base).run()
 

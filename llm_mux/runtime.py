@@ -5,7 +5,7 @@ the interpreter and to every step executor — the project root, the
 environment, the backend pool, `--input` answers, whether a person is at the
 terminal, the observer that shows progress (and records the run), the
 `--context` preamble of every query prompt, and, when a run resumes another,
-the `Reuse` consulted before each step.
+the `Reuse` consulted before each step, and the run's `Budget`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .results import StepResult
 
 if TYPE_CHECKING:
     from .backends.pool import BackendPool
+    from .budget import Budget
 
 __all__ = ["NullObserver", "Observer", "Reuse", "Runtime"]
 
@@ -88,3 +89,4 @@ class Runtime:
     preview_edits: bool = False  # apply steps show their edits as a diff, write nothing
     preamble: str = ""  # the --context files, put before every query prompt
     reuse: Reuse | None = None  # a resumed run's recorded results
+    budget: Budget | None = None  # the run's limits, consulted before every backend call

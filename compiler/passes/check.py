@@ -3,8 +3,9 @@
 Input: the checked workflow and (unless `--no-config`) the merged config.
 Output: diagnostics only — dependency cycles (printed in full), roles and
 backends that the merged config does not define, and apply steps that keep
-edits without verifying them. Runs on the `validate` path, so it finds cycles
-with a plain depth-first search rather than importing networkx.
+edits without verifying them; budgets and the cache (`spending`). Runs on the
+`validate` path, so it finds cycles with a plain depth-first search rather than
+importing networkx.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..diagnostics import Sink, did_you_mean
 from ..schema import ApplyStep, QueryStep
 from .candidates import check_candidates
 from .config import MergedConfig
+from .spending import check_spending
 
 __all__ = ["check", "find_cycles"]
 
@@ -25,6 +27,7 @@ def check(workflow: CheckedWorkflow, config: MergedConfig | None, sink: Sink) ->
     _check_cycles(workflow, sink)
     _check_apply(workflow, config, sink)
     check_candidates(workflow, sink)
+    check_spending(workflow, config, sink)
     if config is not None:
         for step in workflow.steps:
             if isinstance(step.surface, QueryStep):

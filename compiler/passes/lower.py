@@ -48,8 +48,8 @@ __all__ = ["backend_spec", "lower", "resolve_route"]
 
 def lower(workflow: CheckedWorkflow, ordering: Ordering, config: Config, team: str | None) -> Plan:
     team_table = config.teams.get(team) if team else None
-    steps = tuple(_step(step, config, team_table) for step in workflow.steps)
     surface = workflow.surface
+    steps = tuple(_step(step, config, team_table, surface.cache) for step in workflow.steps)
     return Plan(
         workflow=WorkflowInfo(
             name=workflow.name,
@@ -66,6 +66,9 @@ def lower(workflow: CheckedWorkflow, ordering: Ordering, config: Config, team: s
         team=_team_info(team, team_table),
         timeout=workflow.timeout,
         continue_on_error=surface.continue_on_error,
+        max_cost=surface.max_cost,
+        max_tokens=surface.max_tokens,
+        allow_unknown_cost=surface.allow_unknown_cost,
     )
 
 
@@ -75,8 +78,9 @@ def _team_info(name: str | None, team: Team | None) -> TeamInfo | None:
     return TeamInfo(name=name, description=team.description, verify=team.verify)
 
 
-def _step(step: CheckedStep, config: Config, team: Team | None) -> StepPlan:
+def _step(step: CheckedStep, config: Config, team: Team | None, cache: bool) -> StepPlan:
     surface = step.surface
+    cacheable = isinstance(surface, QueryStep | ShellStep)
     return StepPlan(
         name=surface.name,
         action=_action(step, config, team),
@@ -92,6 +96,10 @@ def _step(step: CheckedStep, config: Config, team: Team | None) -> StepPlan:
         timeout=step.timeout,
         retries=surface.retries,
         retry_delay=step.retry_delay,
+        max_cost=surface.max_cost,
+        max_tokens=surface.max_tokens,
+        cache=cacheable and (surface.cache if surface.cache is not None else cache),
+        inputs=tuple(surface.inputs),
     )
 
 

@@ -183,6 +183,7 @@ def _check_counts(step: Step, path: KeyPath, source: SourceFile, sink: Sink) -> 
     minimums: list[tuple[str, int | None, int]] = [
         ("concurrency", step.concurrency, 1),
         ("retries", step.retries, 0),
+        ("max_tokens", step.max_tokens, 1),
     ]
     if isinstance(step, ApplyStep):
         minimums += [("verify_retries", step.verify_retries, 0)]

@@ -13,11 +13,12 @@ one transport per backend, and one semaphore per backend with `max_concurrent`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +35,8 @@ from .types import Attempt, BackendError, Completion, Request, Transport
 
 if TYPE_CHECKING:
     import httpx
+
+    from ..budget.meter import Meter
 
 __all__ = ["BackendOutcome", "BackendPool", "Check", "RouteResult"]
 
@@ -177,15 +180,23 @@ class BackendPool:
 
     # -- calls ------------------------------------------------------------------
 
-    async def complete(self, name: str, request: Request) -> tuple[Completion, list[Attempt]]:
-        """One backend, with its retries and its concurrency limit."""
+    async def complete(
+        self, name: str, request: Request, meter: Meter | None = None
+    ) -> tuple[Completion, list[Attempt]]:
+        """One backend, with its retries and its concurrency limit; each attempt
+        admitted and charged by `meter` (the run's budget) when one is given."""
         reason = self.availability(name)
         if reason is not None:
             message = f"backend '{name}' is unavailable: {reason}"
             raise BackendError(message, kind="unavailable", retryable=False)
+        transport = self._transport(name)
+        if meter is not None:
+            from ..budget.meter import Metered
+
+            transport = Metered(name, transport, self._specs[name], meter)
         return await call_with_retries(
             name,
-            self._transport(name),
+            transport,
             self._specs[name],
             request,
             sleep=self._sleep,
@@ -194,7 +205,12 @@ class BackendPool:
         )
 
     async def run_route(
-        self, route: Route, request: Request, *, check: Check | None = None
+        self,
+        route: Route,
+        request: Request,
+        *,
+        check: Check | None = None,
+        meter: Meter | None = None,
     ) -> RouteResult:
         """Answer `request` through `route`; never raises for a backend's failure."""
         unavailable = {n: r for n in route.backends if (r := self.availability(n)) is not None}
@@ -203,16 +219,16 @@ class BackendPool:
             return RouteResult(False, (), unavailable, _none_available(route, unavailable))
         match route.execution:
             case "first":
-                outcomes = [await self._outcome(available[0], request, check)]
+                outcomes = [await self._outcome(available[0], request, check, meter)]
                 ok = outcomes[0].ok
             case "fallback":
-                outcomes = await self._fallback(available, request, check)
+                outcomes = await self._fallback(available, request, check, meter)
                 ok = outcomes[-1].ok
             case "parallel":
                 if route.min_success > len(available):  # cannot succeed: spend nothing
                     too_few = _too_few(route, available, unavailable)
                     return RouteResult(False, (), unavailable, too_few)
-                outcomes = await self._parallel(available, request, check)
+                outcomes = await self._parallel(available, request, check, meter)
                 ok = sum(outcome.ok for outcome in outcomes) >= route.min_success
             case _:
                 assert_never(route.execution)
@@ -220,37 +236,43 @@ class BackendPool:
         return RouteResult(ok, tuple(outcomes), unavailable, error)
 
     async def _fallback(
-        self, names: list[str], request: Request, check: Check | None
+        self, names: list[str], request: Request, check: Check | None, meter: Meter | None
     ) -> list[BackendOutcome]:
         outcomes: list[BackendOutcome] = []
         for name in names:
-            outcomes.append(await self._outcome(name, request, check))
+            outcomes.append(await self._outcome(name, request, check, meter))
             if outcomes[-1].ok:
                 break
         return outcomes
 
     async def _parallel(
-        self, names: list[str], request: Request, check: Check | None
+        self, names: list[str], request: Request, check: Check | None, meter: Meter | None
     ) -> list[BackendOutcome]:
         # A TaskGroup: cancelling the route cancels every call (CLI groups are killed).
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._outcome(name, request, check)) for name in names]
+            calls = [self._outcome(name, request, check, meter) for name in names]
+            tasks = [group.create_task(call) for call in calls]
         return [task.result() for task in tasks]  # role order, not completion order
 
-    async def _outcome(self, name: str, request: Request, check: Check | None) -> BackendOutcome:
+    async def _outcome(
+        self, name: str, request: Request, check: Check | None, meter: Meter | None
+    ) -> BackendOutcome:
         started = time.perf_counter()
         attempts: list[Attempt] = []
+        ask = functools.partial(self._ask, name, meter=meter, attempts=attempts)
         try:
-            completion = await self._ask(name, request, attempts)
+            completion = await ask(request)
             if check is not None:
-                completion = await self._checked(name, request, completion, check, attempts)
+                completion = await self._checked(name, ask, request, completion, check)
         except BackendError as error:
             return BackendOutcome(name, None, error.message, tuple(attempts), _ms(started))
         return BackendOutcome(name, completion, None, tuple(attempts), _ms(started))
 
-    async def _ask(self, name: str, request: Request, attempts: list[Attempt]) -> Completion:
+    async def _ask(
+        self, name: str, request: Request, *, meter: Meter | None, attempts: list[Attempt]
+    ) -> Completion:
         try:
-            completion, made = await self.complete(name, request)
+            completion, made = await self.complete(name, request, meter)
         except BackendError as error:
             attempts.extend(error.attempts)
             raise
@@ -260,10 +282,10 @@ class BackendPool:
     async def _checked(
         self,
         name: str,
+        ask: Callable[[Request], Awaitable[Completion]],
         request: Request,
         completion: Completion,
         check: Check,
-        attempts: list[Attempt],
     ) -> Completion:
         """Re-ask the same backend while its answer fails `check` and re-asks remain."""
         problem = check.validate(completion.text)
@@ -271,7 +293,7 @@ class BackendPool:
             if problem is None:
                 break
             prompt = check.reprompt(request.prompt, completion.text, problem)
-            completion = await self._ask(name, Request(prompt, request.system), attempts)
+            completion = await ask(Request(prompt, request.system))
             problem = check.validate(completion.text)
         if problem is None:
             return completion

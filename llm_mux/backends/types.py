@@ -37,6 +37,7 @@ ErrorKind = Literal[
     "malformed",  # the response is not what the protocol promises
     "too_large",  # the prompt cannot be passed the way the backend is configured
     "unavailable",  # the backend is disabled, unknown, or a ${VAR} it needs is unset
+    "budget",  # refused before it started: the run's or the step's budget (llm_mux.budget)
 ]
 
 

@@ -82,7 +82,9 @@ class Contest:
         self.workspaces: Workspaces | None = None
 
     def _role_order(self) -> Sequence[str]:
-        reasker = Reasker(self.action, self.context, self.runtime, self.source, self.verify)
+        reasker = Reasker(
+            self.action, self.context, self.runtime, self.source, self.verify, self.step
+        )
         query = reasker.query
         return query.route.backends if query is not None and query.route is not None else ()
 
@@ -136,7 +138,9 @@ class Contest:
             candidate.attempts = Attempts(
                 root, self.verify, self.action.verify_retries, self.runtime.env
             )
-            reasker = Reasker(self.action, self.context, self.runtime, self.source, self.verify)
+            reasker = Reasker(
+                self.action, self.context, self.runtime, self.source, self.verify, self.step
+            )
             self.reaskers.append(reasker)
             ask = reasker.asker(_alone(candidate.backend))
             tried = await candidate.attempts.run(candidate.answer, ask)

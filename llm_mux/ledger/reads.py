@@ -17,7 +17,7 @@ from ..database import open_database
 from ..errors import UsageError
 from .schema import LEDGER_SCHEMA
 
-__all__ = ["LAST", "Row", "list_runs", "load_run"]
+__all__ = ["LAST", "Row", "chain_spent", "list_runs", "load_run"]
 
 # `llm-mux runs show last`: the newest run (run ids are dates, never this word).
 LAST = "last"
@@ -67,6 +67,30 @@ def load_run(path: Path, run_id: str) -> Row:
         step["candidates"] = [c for c in candidates if c["step"] == step["name"]]
     run["steps"] = steps
     return run
+
+
+def chain_spent(path: Path, run_id: str) -> tuple[float, int]:
+    """Cost and tokens spent by `run_id` and every run it resumed, transitively
+    (an unknown cost counts as nothing)."""
+    connection = open_database(path, LEDGER_SCHEMA, create=False)
+    if connection is None:
+        return 0.0, 0
+    cost, tokens, seen = 0.0, 0, set[str]()
+    try:
+        current: object = run_id
+        while isinstance(current, str) and current not in seen:
+            seen.add(current)
+            row = connection.execute(
+                "SELECT cost, total_tokens, resumed_from FROM runs WHERE id = ?", (current,)
+            ).fetchone()
+            if row is None:
+                break
+            cost += float(row[0] or 0.0)
+            tokens += int(row[1] or 0)
+            current = row[2]
+    finally:
+        connection.close()
+    return cost, tokens
 
 
 def _resolve(connection: sqlite3.Connection, run_id: str) -> str:

@@ -33,6 +33,7 @@ import msgspec
 
 from llm_mux.compiler.plan import Plan, StepPlan
 
+from ..budget import Limits
 from ..commands import compile_plan, emit, places_for
 from ..config import environment
 from ..context import RunInfo, item_context, step_context
@@ -45,7 +46,7 @@ from ..rendering import RenderError, evaluate_expression, holds
 from ..results import StepResult, result_from_record
 from ..run import RunSettings, execute_plan, parse_inputs, resolve_args, template_base
 from ..steps import step_inputs
-from .reads import Row, load_run
+from .reads import Row, chain_spent, load_run
 from .schema import OUTPUT_LIMIT, ledger_path
 
 __all__ = ["RecordedResults", "Verdict", "preview", "runs_resume_command"]
@@ -136,9 +137,15 @@ def reused(result: StepResult, run_id: str) -> StepResult:
 
 # -- the command -----------------------------------------------------------------------
 def runs_resume_command(
-    options: GlobalOptions, run_id: str, *, answers: Sequence[str], dry_run: bool
+    options: GlobalOptions,
+    run_id: str,
+    *,
+    answers: Sequence[str],
+    dry_run: bool,
+    limits: Limits | None = None,
 ) -> int:
-    run = load_run(ledger_path(places_for(options).state_dir), run_id)
+    ledger = ledger_path(places_for(options).state_dir)
+    run = load_run(ledger, run_id)
     _check_resumable(run)
     options = _as_recorded(options, run)
     places = places_for(options)
@@ -156,7 +163,12 @@ def runs_resume_command(
         emit(render_preview(run, verdicts, as_json=options.output == "json"), options)
         return 0
     settings = RunSettings(
-        inputs=inputs, context=context, reuse=recorded, resumed_from=recorded.run_id
+        inputs=inputs,
+        context=context,
+        reuse=recorded,
+        resumed_from=recorded.run_id,
+        limits=_limits(run, limits or Limits()),
+        carried=chain_spent(ledger, recorded.run_id),
     )
     return execute_plan(options, places, compiled, args, settings)
 
@@ -189,6 +201,25 @@ def _as_recorded(options: GlobalOptions, run: Row) -> GlobalOptions:
         configs=options.configs or configs,
         team=options.team or (str(team) if team else None),
     )
+
+
+def _limits(run: Row, given: Limits) -> Limits:
+    """The recorded run's command-line limits, where this command line does not say otherwise."""
+    recorded = _mapping(_mapping(run["invocation"]).get("limits"))
+    cost, tokens = recorded.get("max_cost"), recorded.get("max_tokens")
+    return Limits(
+        max_cost=given.max_cost if given.max_cost is not None else _float(cost),
+        max_tokens=given.max_tokens if given.max_tokens is not None else _int(tokens),
+        allow_unknown_cost=given.allow_unknown_cost or recorded.get("allow_unknown_cost") is True,
+    )
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _workflow(run: Row) -> str:

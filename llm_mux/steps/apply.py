@@ -123,7 +123,7 @@ class _Session:
         self.inputs = apply_inputs(action, context)
         self.verify = self.inputs["verify"] or None
         self.source = source
-        self.reasker = Reasker(action, context, runtime, source, self.verify)
+        self.reasker = Reasker(action, context, runtime, source, self.verify, step)
         self.attempts = Attempts(runtime.root, self.verify, action.verify_retries, runtime.env)
 
     async def run(self) -> StepResult:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_mux.compiler.plan import Apply, Query, Route
+from llm_mux.compiler.plan import Apply, Query, Route, StepPlan
 
 from ..backends import BackendOutcome, Request
 from ..edits import Change, EditError, Transaction, parse_edits, plan_changes
@@ -117,7 +117,9 @@ class Reasker:
         runtime: Runtime,
         source: StepResult,
         verify: str | None,
+        step: StepPlan | None = None,
     ) -> None:
+        self.step = step  # whose budget re-asks are charged to (the run's, at least)
         self.action = action
         self.context = context
         self.runtime = runtime
@@ -150,7 +152,10 @@ class Reasker:
         assert query is not None
         prompt = self._retry_prompt(tried)
         system = render(query.system, self.context, key="system") if query.system else None
-        routed = await self.runtime.pool.run_route(route, Request(prompt, system), check=None)
+        budget, step = self.runtime.budget, self.step
+        meter = budget.meter(step) if budget is not None and step is not None else None
+        request = Request(prompt, system)
+        routed = await self.runtime.pool.run_route(route, request, check=None, meter=meter)
         self.calls.extend(routed.outcomes)
         answers = [o.completion.text for o in routed.outcomes if o.completion is not None]
         if not routed.ok or not answers:

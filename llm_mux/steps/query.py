@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from llm_mux.compiler.plan import BackendSpec, Query, StepPlan
 
 from ..backends import BackendOutcome, Check, Request, RouteResult
+from ..budget.prices import attempt_cost
 from ..jsontext import extract_json
 from ..rendering import render
 from ..results import Outputs, StepResult, Usage, add_usage
@@ -36,7 +37,8 @@ async def run_query(
     if action.output_schema is not None:
         check = schema_check(action.output_schema, action.schema_retries)
     request = Request(inputs["prompt"], inputs.get("system"))
-    routed = await runtime.pool.run_route(action.route, request, check=check)
+    meter = runtime.budget.meter(step) if runtime.budget is not None else None
+    routed = await runtime.pool.run_route(action.route, request, check=check, meter=meter)
     return _result(step, action, routed, runtime.plan.backends, inputs)
 
 
@@ -112,21 +114,6 @@ def _usage(outcomes: Sequence[BackendOutcome]) -> Usage | None:
     return total
 
 
-# Failures in which the provider did no work it bills for: nothing was generated.
-_UNBILLED = frozenset(
-    {
-        "rate_limit",
-        "connection",
-        "server",
-        "auth",
-        "client",
-        "not_found",
-        "too_large",
-        "unavailable",
-    }
-)
-
-
 def _cost(outcomes: Sequence[BackendOutcome], specs: Mapping[str, BackendSpec]) -> float | None:
     """The price of every call; None as soon as one call's price cannot be known."""
     total = 0.0
@@ -139,26 +126,13 @@ def _cost(outcomes: Sequence[BackendOutcome], specs: Mapping[str, BackendSpec]) 
 
 
 def call_cost(outcome: BackendOutcome, spec: BackendSpec | None) -> float | None:
-    """One backend's attempts priced from the usage they report.
-
-    An attempt refused before any work (HTTP 5xx, 429, 4xx, no connection)
-    costs nothing. An answer without usage, a backend without prices, or an
-    attempt that may have generated tokens before failing (a timeout, a CLI's
-    non-zero exit, a malformed answer) makes the cost unknown.
-    """
+    """One backend's attempts priced from the usage they report (`budget.attempt_cost`)."""
     total = 0.0
     for attempt in outcome.attempts:
-        if attempt.usage is None:
-            if attempt.error is not None and attempt.kind in _UNBILLED:
-                continue
+        cost = attempt_cost(attempt, spec)
+        if cost is None:
             return None
-        if spec is None:
-            return None
-        prices = (spec.input_cost_per_million, spec.output_cost_per_million)
-        if prices[0] is None or prices[1] is None:
-            return None
-        used = attempt.usage
-        total += (used.prompt_tokens * prices[0] + used.completion_tokens * prices[1]) / 1e6
+        total += cost
     return total
 
 

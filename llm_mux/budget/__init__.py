@@ -1,0 +1,24 @@
+"""Budgets: what a run may spend, checked before every backend call, and estimates.
+
+Input: the plan's `max_cost` / `max_tokens` (workflow and step), the command
+line's overrides, and what earlier runs of a resumed chain spent. Output: a
+`Budget` the backend pool consults before each call (`Meter.admit`) and
+charges after it (`Meter.charge`), and `estimate` — what a plan may cost,
+computed before anything runs. `prices` holds the one rule for pricing a call.
+"""
+
+from __future__ import annotations
+
+from .limits import Limits, money
+from .meter import Budget, Meter
+from .prices import attempt_cost, cost_knowable, usage_reported
+
+__all__ = [
+    "Budget",
+    "Limits",
+    "Meter",
+    "attempt_cost",
+    "cost_knowable",
+    "money",
+    "usage_reported",
+]
