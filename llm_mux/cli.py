@@ -163,6 +163,14 @@ def _budget_options(command: _F) -> _F:
 @click.option(
     "-h", "--help", "show_help", is_flag=True, help="Show this message, or a workflow's args."
 )
+@click.option("--cache", "use_cache", is_flag=True, help="Cache every query and shell step.")
+@click.option("--no-cache", is_flag=True, help="Neither reuse nor write cached results.")
+@click.option(
+    "--refresh",
+    multiple=True,
+    metavar="STEP",
+    help="Run STEP even when cached, and cache its new result (repeatable).",
+)
 @_budget_options
 @with_globals
 def run(
@@ -174,6 +182,9 @@ def run(
     dry_run: bool,
     preview: bool,
     show_help: bool,
+    use_cache: bool,
+    no_cache: bool,
+    refresh: tuple[str, ...],
     max_cost: float | None,
     max_tokens: int | None,
     allow_unknown_cost: bool,
@@ -181,6 +192,9 @@ def run(
     """Run WORKFLOW with KEY=VALUE args (`llm-mux run WORKFLOW --help` lists them)."""
     from .budget import Limits
     from .run import run_command, workflow_help
+
+    if use_cache and no_cache:
+        raise click.UsageError("--cache and --no-cache cannot be used together")
 
     if show_help or workflow is None:
         if workflow is None:
@@ -196,6 +210,8 @@ def run(
         preview=preview,
         context_files=context_files,
         limits=Limits(max_cost, max_tokens, allow_unknown_cost),
+        cache_mode="on" if use_cache else "off" if no_cache else "default",
+        refresh=refresh,
     )
 
 
@@ -318,6 +334,30 @@ def runs_resume(
 
     limits = Limits(max_cost, max_tokens, allow_unknown_cost)
     return runs_resume_command(options, run_id, answers=answers, dry_run=dry_run, limits=limits)
+
+
+@cli.group(example="llm-mux cache clear --older-than 30d")
+def cache() -> None:
+    """The step cache: results reused by steps with `cache = true`."""
+
+
+@cache.command(name="list", example="llm-mux cache list --output json")
+@with_globals
+def cache_list(options: GlobalOptions) -> int:
+    """List cached results, most recently used first."""
+    from .cache.commands import cache_list_command
+
+    return cache_list_command(options)
+
+
+@cache.command(name="clear", example="llm-mux cache clear --older-than 30d")
+@click.option("--older-than", metavar="AGE", help="Only results not used for AGE (12h, 30d, 2w).")
+@with_globals
+def cache_clear(options: GlobalOptions, older_than: str | None) -> int:
+    """Remove cached results: all of them, or those not used for a while."""
+    from .cache.commands import cache_clear_command
+
+    return cache_clear_command(options, older_than=older_than)
 
 
 @cli.group(example="llm-mux memory facts --search database")

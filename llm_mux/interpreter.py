@@ -172,21 +172,39 @@ class Interpreter:
     async def _attempts(
         self, step: StepPlan, context: Mapping[str, object], item: int | None = None
     ) -> StepResult:
-        """The condition, a recorded result to reuse, or up to `retries + 1` attempts,
-        each bounded by the timeout."""
+        """The condition, a recorded result to reuse (a resume's, then the cache's), or
+        up to `retries + 1` attempts, each bounded by the timeout."""
         skipped = self._skip(step, context)
         if skipped is not None:
             return skipped
         reused = self._reused(step, context, item)
         if reused is not None:
             return reused
+        key = self._cache_key(step, context)
+        cached = self.runtime.cache.recall(step, key) if self.runtime.cache and key else None
+        if cached is not None:
+            return cached
         attempt = 0
         while True:
             attempt += 1
             result = replace(await self._attempt(step, context), attempts=attempt)
             if not result.failed or attempt > step.retries or self._stopped():
-                return result
+                break
             await asyncio.sleep(step.retry_delay)
+        if self.runtime.cache is not None and key is not None:
+            self.runtime.cache.keep(step, item, key, result)
+        return result
+
+    def _cache_key(self, step: StepPlan, context: Mapping[str, object]) -> str | None:
+        """The step's (or item's) cache key, when the cache covers it in this run."""
+        cache = self.runtime.cache
+        if cache is None or not cache.applies(step):
+            return None
+        try:
+            inputs = step_inputs(step, context, preamble=self.runtime.preamble)
+        except RenderError:
+            return None  # the attempt fails the same way and says why
+        return cache.key(step, inputs)
 
     def _skip(self, step: StepPlan, context: Mapping[str, object]) -> StepResult | None:
         if step.condition_expr is None:
@@ -333,7 +351,15 @@ def _combine(step: StepPlan, items: Sequence[StepResult]) -> StepResult:
         usage=usage,
         cost=_run_cost(items) if any(r.cost is not None for r in items) else None,
         attempts=max((r.attempts for r in items), default=0),
+        details=_cached(items),
     )
+
+
+def _cached(items: Sequence[StepResult]) -> dict[str, object]:
+    """`cached_from` for a for_each step whose every item came from the cache of one run."""
+    origins = {item.details.get("cached_from") for item in items}
+    origin = origins.pop() if len(origins) == 1 else None
+    return {"cached_from": origin} if isinstance(origin, str) else {}
 
 
 def _run_cost(results: Iterable[StepResult]) -> float | None:

@@ -81,6 +81,9 @@ def describe_finish(
     reused = result.details.get("reused_from")
     if isinstance(reused, str):
         return f"{parts[0]} reused from run {reused}"
+    cached = result.details.get("cached_from")  # a for_each step: when every item was
+    if isinstance(cached, str):
+        return f"{parts[0]} cached (from run {cached})"
     details = [f"{result.duration_ms / 1000:.1f}s"]
     fates = [] if step is None else backend_fates(step, result, redact)
     if fates:

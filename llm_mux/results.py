@@ -25,6 +25,7 @@ __all__ = [
     "add_usage",
     "result_from_record",
     "result_record",
+    "taken_over",
 ]
 
 Status = Literal["succeeded", "failed", "skipped", "cancelled", "pending"]
@@ -215,6 +216,29 @@ def result_record(result: StepResult, *, with_output: bool = False) -> dict[str,
     if with_output:
         record["output"] = result.output
     return record
+
+
+def taken_over(result: StepResult, origin: str, mark: str) -> StepResult:
+    """`result` taken over by a new run — reused by a resume (`mark` = "reused_from") or
+    from the cache ("cached_from"): nothing spent, no backend called, `origin` named (the
+    run that paid for it; kept when `result` already names one)."""
+    named = result.details.get(mark)
+    origin = named if isinstance(named, str) else origin
+    details = {key: value for key, value in result.details.items() if key != "calls"}
+    details[mark] = origin
+    items = (
+        None if result.items is None else tuple(taken_over(i, origin, mark) for i in result.items)
+    )
+    paid = result.cost is not None or result.type == "query"
+    return replace(
+        result,
+        usage=None,
+        cost=0.0 if paid else None,
+        attempts=0,
+        duration_ms=0,
+        items=items,
+        details=details,
+    )
 
 
 def result_from_record(name: str, record: Mapping[str, object], output: str) -> StepResult:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -44,6 +45,9 @@ from .runtime import NullObserver, Observer, Reuse, Runtime
 from .signals import run_until_interrupted
 from .trust import TrustStore, ensure_trusted
 
+if TYPE_CHECKING:
+    from .cache import CacheMode, StepCache
+
 __all__ = [
     "RunSettings",
     "execute_plan",
@@ -65,6 +69,8 @@ def run_command(
     preview: bool = False,
     context_files: Sequence[Path] = (),
     limits: Limits | None = None,
+    cache_mode: CacheMode = "default",
+    refresh: Sequence[str] = (),
 ) -> int:
     places = places_for(options)
     compiled = compile_plan(options, workflow)
@@ -76,7 +82,15 @@ def run_command(
     if dry_run:
         emit(dry_run_text(plan, args), options)
         return 0
-    settings = RunSettings(inputs=inputs, context=context, preview=preview, limits=limits)
+    _check_refresh(plan, refresh)
+    settings = RunSettings(
+        inputs=inputs,
+        context=context,
+        preview=preview,
+        limits=limits,
+        cache_mode=cache_mode,
+        refresh=tuple(refresh),
+    )
     return execute_plan(options, places, compiled, args, settings)
 
 
@@ -91,6 +105,8 @@ class RunSettings:
     resumed_from: str | None = None  # the id of the run this one resumes
     limits: Limits | None = None  # --max-cost, --max-tokens, --allow-unknown-cost
     carried: tuple[float, int] = (0.0, 0)  # cost and tokens spent by the runs resumed
+    cache_mode: CacheMode = "default"  # --cache / --no-cache
+    refresh: tuple[str, ...] = ()  # --refresh STEP: run these again, replacing their entries
 
 
 def execute_plan(
@@ -118,10 +134,15 @@ def execute_plan(
         resumed_from=settings.resumed_from,
     )
     budget = make_budget(plan, settings)
+    cache = _step_cache(plan, places, env, run, redact, settings)
     with recording(places.state_dir, run, plan, meta, inner=observer) as recorder:
-        work = _execute(plan, base, places, env, recorder, settings, budget)
-        with collector.frozen():  # the libraries and the plan stay out of the GC's walks
-            outcome = run_until_interrupted(work)
+        work = _execute(plan, base, places, env, recorder, settings, budget, cache)
+        try:
+            with collector.frozen():  # the libraries and the plan stay out of the GC's walks
+                outcome = run_until_interrupted(work)
+        finally:
+            if cache is not None:
+                cache.close()
         finish_run(recorder, outcome)
     _close(observer)
     _report(outcome, plan, run, args, options, redact)
@@ -166,6 +187,43 @@ def invocation(
     }
 
 
+def _step_cache(
+    plan: Plan,
+    places: Places,
+    env: Mapping[str, str],
+    run: RunInfo,
+    redact: Redactor,
+    settings: RunSettings,
+) -> StepCache | None:
+    """The step cache, when this run may use it (the file is opened on first use)."""
+    if settings.cache_mode == "off":
+        return None
+    if settings.cache_mode == "default" and not any(step.cache for step in plan.steps):
+        return None
+    from .cache import StepCache
+
+    return StepCache(
+        places.state_dir,
+        plan,
+        places.project_root,
+        env,
+        run_id=run.id,
+        redact=redact,
+        mode=settings.cache_mode,
+        refresh=settings.refresh,
+    )
+
+
+def _check_refresh(plan: Plan, names: Sequence[str]) -> None:
+    known = {step.name for step in plan.steps}
+    for name in names:
+        if name not in known:
+            raise UsageError(
+                f"--refresh names '{name}', which is not a step of {plan.workflow.name}",
+                hint="steps: " + ", ".join(step.name for step in plan.steps),
+            )
+
+
 def make_budget(plan: Plan, settings: RunSettings) -> Budget | None:
     """The run's budget: the command line's limits win over the workflow's; None
     when neither the workflow, a step nor the command line sets one."""
@@ -190,6 +248,7 @@ async def _execute(
     observer: Observer,
     settings: RunSettings,
     budget: Budget | None,
+    cache: StepCache | None,
 ) -> RunOutcome:
     from .backends import BackendPool
 
@@ -207,6 +266,7 @@ async def _execute(
             preamble=preamble(settings.context),
             reuse=settings.reuse,
             budget=budget,
+            cache=cache,
         )
         return await Interpreter(plan, runtime, base).run()
 

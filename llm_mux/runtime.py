@@ -5,7 +5,7 @@ the interpreter and to every step executor — the project root, the
 environment, the backend pool, `--input` answers, whether a person is at the
 terminal, the observer that shows progress (and records the run), the
 `--context` preamble of every query prompt, and, when a run resumes another,
-the `Reuse` consulted before each step, and the run's `Budget`.
+the `Reuse` consulted before each step, the step cache and the run's `Budget`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .results import StepResult
 if TYPE_CHECKING:
     from .backends.pool import BackendPool
     from .budget import Budget
+    from .cache import StepCache
 
 __all__ = ["NullObserver", "Observer", "Reuse", "Runtime"]
 
@@ -90,3 +91,4 @@ class Runtime:
     preamble: str = ""  # the --context files, put before every query prompt
     reuse: Reuse | None = None  # a resumed run's recorded results
     budget: Budget | None = None  # the run's limits, consulted before every backend call
+    cache: StepCache | None = None  # the step cache, consulted after `reuse`

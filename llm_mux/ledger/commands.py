@@ -143,6 +143,7 @@ _STEP_HEADERS = ("step", "type", "status", "duration", "attempts", "backends", "
 
 def _step_cells(step: Row) -> tuple[str, ...]:
     reused = " (reused)" if step.get("reused_from") else ""
+    reused = " (cached)" if step.get("cached_from") else reused
     return (
         str(step["name"]),
         str(step["type"]),

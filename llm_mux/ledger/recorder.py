@@ -147,7 +147,8 @@ class RunRecorder:
             **_tokens(result.usage),
             "cost": result.cost,
             "result": self._result_json(result),
-            "reused_from": _reused_from(result),
+            "reused_from": _origin(result, "reused_from"),
+            "cached_from": _origin(result, "cached_from"),
         }
 
     def _result_json(self, result: StepResult) -> str | None:
@@ -367,8 +368,8 @@ def _own_calls(result: StepResult) -> list[Mapping[str, object]]:
     recorded = result.details.get("calls")
     if isinstance(recorded, list):
         return [c for c in recorded if isinstance(c, Mapping)]
-    if result.type != "query" or "reused_from" in result.details:
-        return []  # a reused result called no backend in this run
+    if result.type != "query" or "reused_from" in result.details or "cached_from" in result.details:
+        return []  # a reused or cached result called no backend in this run
     # Records dropped on the way (for_each items keep only `item` in details):
     # rebuild what the result still says — who answered, who failed.
     single = len(result.backends) + len(result.errors) == 1
@@ -384,13 +385,14 @@ def _own_calls(result: StepResult) -> list[Mapping[str, object]]:
     return calls
 
 
-def _reused_from(result: StepResult) -> str | None:
-    """The run a reused step (or every item of a for_each step) was taken from."""
+def _origin(result: StepResult, mark: str) -> str | None:
+    """The run a reused or cached (`mark`) step, or every item of a for_each step, was
+    taken from."""
     if result.items:
-        origins = {item.details.get("reused_from") for item in result.items}
+        origins = {item.details.get(mark) for item in result.items}
         origin = origins.pop() if len(origins) == 1 else None
     else:
-        origin = result.details.get("reused_from")
+        origin = result.details.get(mark)
     return origin if isinstance(origin, str) else None
 
 

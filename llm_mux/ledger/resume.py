@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -43,7 +43,7 @@ from ..interpreter import for_each_items
 from ..options import GlobalOptions
 from ..redact import Redactor
 from ..rendering import RenderError, evaluate_expression, holds
-from ..results import StepResult, result_from_record
+from ..results import StepResult, result_from_record, taken_over
 from ..run import RunSettings, execute_plan, parse_inputs, resolve_args, template_base
 from ..steps import step_inputs
 from .reads import Row, chain_spent, load_run
@@ -118,21 +118,7 @@ class RecordedResults:
 
 def reused(result: StepResult, run_id: str) -> StepResult:
     """`result` taken over by a new run: nothing spent, the producing run named."""
-    origin = result.details.get("reused_from")
-    origin = origin if isinstance(origin, str) else run_id  # a resume of a resume
-    details = {key: value for key, value in result.details.items() if key != "calls"}
-    details["reused_from"] = origin
-    items = None if result.items is None else tuple(reused(i, origin) for i in result.items)
-    paid = result.cost is not None or result.type == "query"
-    return replace(
-        result,
-        usage=None,
-        cost=0.0 if paid else None,
-        attempts=0,
-        duration_ms=0,
-        items=items,
-        details=details,
-    )
+    return taken_over(result, run_id, "reused_from")
 
 
 # -- the command -----------------------------------------------------------------------

@@ -141,7 +141,11 @@ _V3 = (
     """,
 )
 
-LEDGER_SCHEMA = Schema("run ledger", (_V1, _V2, _V3))
+# Version 4: steps.cached_from — the run whose cached result this step (or every item of
+# it) took from the step cache instead of running; calls are recorded only when made.
+_V4 = ("ALTER TABLE steps ADD COLUMN cached_from TEXT",)
+
+LEDGER_SCHEMA = Schema("run ledger", (_V1, _V2, _V3, _V4))
 
 
 def ledger_path(state_dir: Path) -> Path:

@@ -54,7 +54,7 @@ def items(budget: str = "", backend: str = "m0", concurrency: int = 1) -> str:
 
 def run_json(cli, tmp_path: Path, *args: str, code: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
     result = cli("--output", "json", "--trust", *args, cwd=tmp_path)
-    assert result.code == code, result.err
+    assert result.code == code and result.out, result.err
     document: dict[str, object] = json.loads(result.out)
     return document
 
