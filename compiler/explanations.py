@@ -237,6 +237,19 @@ EXPLANATIONS: dict[str, Explanation] = {
         fix="Set the variable in the environment llm-mux runs in (the backend is "
         "unavailable without it), or write the value another way.",
     ),
+    "W801": Explanation(
+        example='max_cost = 2.50\n\n[[steps]]\nname = "review"\ntype = "query"\n'
+        'backend = "claude"\nprompt = "Review the staged changes."\n',
+        fix="Give the backend `input_cost_per_million` and `output_cost_per_million` (and use "
+        "one that reports token usage), or set `allow_unknown_cost = true` to let its calls "
+        "run uncounted. Otherwise each call to it is refused at run time.",
+    ),
+    "W802": Explanation(
+        example='[[steps]]\nname = "review"\ntype = "query"\nbackend = "claude"\n'
+        'cache = true\nprompt = "Review the code in src/."\n',
+        fix='Declare the files the agent reads, `inputs = ["src/**/*.py"]`, so that a change '
+        "to one of them is a cache miss; or do not cache the step.",
+    ),
 }
 
 

@@ -8,14 +8,14 @@ interpreter, which can render templated defaults.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from llm_mux.compiler.diagnostics import did_you_mean
 from llm_mux.compiler.plan import ArgSpec
 
 from .errors import UsageError
 
-__all__ = ["bind_args", "describe_args", "parse_assignments"]
+__all__ = ["bind_args", "describe_args", "parse_assignments", "resolve_args"]
 
 
 def parse_assignments(words: Sequence[str]) -> dict[str, str]:
@@ -72,3 +72,25 @@ def _describe(spec: ArgSpec) -> str:
     if spec.default is not None:
         return f"{spec.name} (default {spec.default!r})"
     return spec.name
+
+
+def resolve_args(
+    specs: Sequence[ArgSpec], given: Mapping[str, object], env: Mapping[str, str]
+) -> dict[str, object]:
+    """Given values, then defaults in declaration order (a default may use earlier args)."""
+    values: dict[str, object] = dict(given)
+    for spec in specs:
+        if spec.name in values or spec.default is None:
+            continue
+        default = spec.default
+        if isinstance(default, str) and ("{{" in default or "{%" in default):
+            from .rendering import RenderError, render
+
+            try:
+                default = render(
+                    default, {"args": dict(values), "env": env}, key=f"default of arg '{spec.name}'"
+                )
+            except RenderError as error:
+                raise UsageError(str(error)) from None
+        values[spec.name] = default
+    return values

@@ -11,7 +11,7 @@ import importlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -124,9 +124,28 @@ def plan_command(
             f"compiled in {took * 1000:.1f} ms (modules imported in {imports * 1000:.1f} ms)",
             err=True,
         )
-    bind_args(plan.args, parse_assignments(assignments), require=False)
-    emit(render(plan, fmt), options)
+    given = bind_args(plan.args, parse_assignments(assignments), require=False)
+    text = render(plan, fmt)
+    if fmt in ("text", "json"):
+        text = _with_estimate(text, plan, given, fmt)
+    emit(text, options)
     return 0
+
+
+def _with_estimate(text: str, plan: Plan, given: Mapping[str, object], fmt: str) -> str:
+    """The plan followed by what it may cost (text), or with an `estimate` key (JSON)."""
+    import json
+
+    from .arguments import resolve_args
+    from .budget.estimate import estimate, render_estimate
+
+    env = environment()
+    found = estimate(plan, resolve_args(plan.args, given, env), env)
+    if fmt == "text":
+        return text + "\n" + render_estimate(found)
+    document = json.loads(text)
+    document["estimate"] = found.to_json()
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 _COMPILER_MODULES = (

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from llm_mux.compiler.plan import ArgSpec, Plan, Query
+from llm_mux.compiler.plan import Plan, Query
 from llm_mux.compiler.render import to_text
 
 from . import collector
-from .arguments import bind_args, describe_args, parse_assignments
+from .arguments import bind_args, describe_args, parse_assignments, resolve_args
 from .budget import Budget, Limits
 from .commands import Compiled, compile_plan, emit, places_for
 from .config import environment
@@ -40,7 +40,6 @@ from .options import GlobalOptions
 from .paths import Places
 from .progress import make_progress, summary_line
 from .redact import Redactor
-from .rendering import RenderError, render
 from .runtime import NullObserver, Observer, Reuse, Runtime
 from .signals import run_until_interrupted
 from .trust import TrustStore, ensure_trusted
@@ -80,7 +79,7 @@ def run_command(
     inputs = parse_inputs(answers, plan)
     context = read_context_files(context_files, places.cwd)
     if dry_run:
-        emit(dry_run_text(plan, args), options)
+        emit(dry_run_text(plan, args, env), options)
         return 0
     _check_refresh(plan, refresh)
     settings = RunSettings(
@@ -281,26 +280,6 @@ def routed_backends(plan: Plan) -> list[str]:
 
 
 # -- args ----------------------------------------------------------------------------
-def resolve_args(
-    specs: Sequence[ArgSpec], given: Mapping[str, object], env: Mapping[str, str]
-) -> dict[str, object]:
-    """Given values, then defaults in declaration order (a default may use earlier args)."""
-    values: dict[str, object] = dict(given)
-    for spec in specs:
-        if spec.name in values or spec.default is None:
-            continue
-        default = spec.default
-        if isinstance(default, str) and ("{{" in default or "{%" in default):
-            try:
-                default = render(
-                    default, {"args": dict(values), "env": env}, key=f"default of arg '{spec.name}'"
-                )
-            except RenderError as error:
-                raise UsageError(str(error)) from None
-        values[spec.name] = default
-    return values
-
-
 def parse_inputs(answers: Sequence[str], plan: Plan) -> dict[str, str]:
     names = {step.name for step in plan.steps if step.type == "input"}
     parsed: dict[str, str] = {}
@@ -402,7 +381,10 @@ def run_document(
     }
 
 
-def dry_run_text(plan: Plan, args: Mapping[str, object]) -> str:
-    """The plan, then what each step would run, rendered where it needs no step output."""
-    lines = [to_text(plan).rstrip(), "", "dry run: nothing was executed"]
+def dry_run_text(plan: Plan, args: Mapping[str, object], env: Mapping[str, str]) -> str:
+    """The plan and what it may cost (`budget.estimate`)."""
+    from .budget.estimate import estimate, render_estimate
+
+    found = render_estimate(estimate(plan, args, env))
+    lines = [to_text(plan).rstrip(), "", found.rstrip(), "", "dry run: nothing was executed"]
     return "\n".join(lines) + "\n"

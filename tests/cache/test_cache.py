@@ -215,7 +215,8 @@ def test_a_crash_between_steps_leaves_the_cache_usable(
     entry written before stays, and the next run reuses it."""
     crash = (
         ask()
-        + '\n[[steps]]\nname = "crash"\ntype = "shell"\nrun = "kill -KILL $PPID; sleep 5"\ndepends_on = ["ask"]\n'
+        + '\n[[steps]]\nname = "crash"\ntype = "shell"\n'
+        + 'run = "kill -KILL $PPID; sleep 5"\ndepends_on = ["ask"]\n'
     )
     project(tmp_path, openai_server, crash)
     command = [sys.executable, "-c", "from llm_mux.cli import main; main()", "--trust"]
