@@ -223,7 +223,7 @@ class Contest:
             output=summary(changes, self._verdict(winner)),
             exit_code=tried.exit_code,
             details=details,
-            **self._call_fields(),  # type: ignore[arg-type]
+            **self._call_fields(winner),  # type: ignore[arg-type]
         )
 
     def _verdict(self, winner: Candidate) -> str:
@@ -259,7 +259,7 @@ class Contest:
             error,
             output="no files changed",
             details=details,
-            **self._call_fields(),
+            **self._call_fields(None),
         )
 
     def _contest_details(self, winner: Candidate | None) -> dict[str, object]:
@@ -274,8 +274,13 @@ class Contest:
     def _calls(self) -> list[BackendOutcome]:
         return [call for reasker in self.reaskers for call in reasker.calls]
 
-    def _call_fields(self) -> dict[str, object]:
-        return call_fields(self._calls(), self.runtime, self.inputs)
+    def _call_fields(self, winner: Candidate | None) -> dict[str, object]:
+        """The re-asks' usage and cost; `backend` is the winner's (the progress line and
+        `runs show` name it), `backends` every backend that offered a candidate."""
+        fields = call_fields(self._calls(), self.runtime, self.inputs)
+        fields["backend"] = winner.backend if winner is not None else None
+        fields["backends"] = tuple(c.backend for c in self.candidates if c.answer is not None)
+        return fields
 
     # -- --preview -----------------------------------------------------------------------
     def preview(self) -> StepResult:

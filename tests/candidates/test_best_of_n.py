@@ -217,3 +217,17 @@ def test_an_edit_that_keeps_the_size_right_after_a_commit_is_in_every_worktree(
     code, document = run(cli, root, workflow(metric=TESTS_RUN))
     assert code == 0, apply_of(document)["error"]
     assert (root / "calc.py").read_text() == FIXED
+
+
+def test_the_step_names_the_winner_as_its_backend_even_after_re_asks(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    openai_server.script("m0", Reply(FAILING), Reply(FAILING))
+    openai_server.script("m1", Reply(PASSING))
+    openai_server.script("m2", Reply(BETTER))
+    code, document = run(cli, repo, workflow(metric=TESTS_RUN, verify_retries=1))
+    apply = apply_of(document)
+    assert code == 0, apply["error"]
+    assert apply["backend"] == "m2" and apply["backends"] == ["m0", "m1", "m2"]
+    assert [c["backend"] for c in apply["calls"]] == ["m0"]  # type: ignore[union-attr]
+    assert apply["usage"] is not None  # the re-ask's tokens

@@ -87,3 +87,8 @@ def test_every_best_of_n_key_has_a_description_for_the_json_schema() -> None:
     properties = schema["$defs"]["ApplyStep"]["properties"]
     for key in ("candidates", "select", "metric", "prefer", "max_parallel"):
         assert properties[key]["description"].strip(), key
+
+
+def test_a_value_in_the_metric_is_held_to_the_shell_rules_of_verify() -> None:
+    found = diagnose('candidates = "each"\nmetric = "echo `{{ steps.fix.output }}`"\n')
+    assert [d.code for d in found] == ["E605"]
