@@ -95,6 +95,8 @@ class Workspaces:
         """Every workspace deleted and forgotten by git; never raises, never awaits."""
         shutil.rmtree(self.base, ignore_errors=True)
         if self.git is not None:
+            # A worktree cut short while git was making it is still locked: unlock it too.
+            unlock_missing(self.git[0], self.env, lambda path: path.is_relative_to(self.base))
             prune_worktrees(self.git[0], self.env)
 
 

@@ -22,6 +22,7 @@ from support.best_of_n import (
     PASSING,
     TESTS,
     TESTS_RUN,
+    VERIFY,
     apply_of,
     assert_no_workspace_left,
     assert_user_work_intact,
@@ -33,7 +34,7 @@ from support.best_of_n import (
     workflow,
 )
 from support.openai_server import ModelServer, Reply
-from support.trees import TreeState, git_project
+from support.trees import TreeState, git, git_project
 
 
 # -- choosing ---------------------------------------------------------------------------
@@ -231,3 +232,42 @@ def test_the_step_names_the_winner_as_its_backend_even_after_re_asks(
     assert apply["backend"] == "m2" and apply["backends"] == ["m0", "m1", "m2"]
     assert [c["backend"] for c in apply["calls"]] == ["m0"]  # type: ignore[union-attr]
     assert apply["usage"] is not None  # the re-ask's tokens
+
+
+def test_a_project_below_the_top_of_its_repository(
+    cli, tmp_path: Path, openai_server: ModelServer
+) -> None:
+    top = git_project(
+        tmp_path / "mono",
+        {"sub/calc.py": CALC, "sub/test_calc.py": TESTS, "sub/README.md": "# calc\n"},
+        uncommitted={"sub/README.md": "# calc\n\nmy unfinished notes\n"},
+        untracked={"sub/scratch.txt": "todo  \n", "elsewhere.txt": "x\n"},
+    )
+    root = top / "sub"
+    configure(root, openai_server)
+    script(openai_server, FAILING, PASSING, BETTER)
+    code, document = run(cli, root, workflow(metric=TESTS_RUN))
+    apply = apply_of(document)
+    assert code == 0, apply["error"]
+    assert apply["winner"] == "m2" and apply["files_created"] == ["test_more.py"]
+    assert (root / "calc.py").read_text() == FIXED and (root / "test_more.py").exists()
+    assert not (top / "test_more.py").exists()
+    assert_user_work_intact(root)
+    assert_no_workspace_left(top)
+
+
+def test_a_repository_without_commits(cli, tmp_path: Path, openai_server: ModelServer) -> None:
+    root = tmp_path / "fresh"
+    root.mkdir()
+    git(root, "init", "-q")
+    for name, text in {"calc.py": CALC, "test_calc.py": TESTS}.items():
+        (root / name).write_text(text)
+    configure(root, openai_server)
+    script(openai_server, FAILING, PASSING, BETTER)
+    text = workflow().replace(json.dumps(VERIFY), json.dumps("python3 -B -m unittest -q"))
+    code, document = run(cli, root, text)
+    assert code == 0, apply_of(document)["error"]
+    assert apply_of(document)["workspace"] == "git worktree"
+    assert (root / "calc.py").read_text() == FIXED
+    status = git(root, "status", "--porcelain")  # nothing committed, nothing staged
+    assert status == "?? .llm-mux/\n?? calc.py\n?? test_calc.py\n"
