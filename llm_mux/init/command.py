@@ -104,6 +104,10 @@ def _report(
     lines += [f"wrote {path}" for path in written[1:]]
     if trusted is not None:
         lines.append(f"trusted {trusted} (init wrote all of it; `llm-mux trust --revoke` undoes)")
+        lines.append(
+            "  an edit to its files asks for `llm-mux trust` again; for a project of your own, "
+            "`llm-mux trust --any-content` stops that (weaker: it trusts any future content)"
+        )
     elif len(written) > 1:
         lines.append(f"run `llm-mux trust` in {written[0].parent.parent} to use these files")
     lines.append(

@@ -116,6 +116,7 @@ def test_init_project_writes_a_trusted_config_and_a_starter_workflow_that_runs(
     workflow = project / ".llm-mux" / "workflows" / "hello.toml"
     assert f"wrote {config} — role default: claude" in result.out
     assert f"wrote {workflow}" in result.out and f"trusted {project / '.llm-mux'}" in result.out
+    assert "`llm-mux trust --any-content` stops that" in result.out
     assert not user_config().exists()
 
     checked = cli("validate", "--strict", cwd=project)  # the project's config and workflows

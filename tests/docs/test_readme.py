@@ -121,3 +121,17 @@ def test_the_first_example_runs_in_a_one_commit_repository(tmp_path: Path) -> No
     result = shell("llm-mux validate", project, home)
     shown = blocks(README.split("\n## ")[0], "console")[0].split("\n", 1)[1]
     assert result.stdout.startswith(shown)
+
+
+def test_the_commands_at_a_glance_exist() -> None:
+    from llm_mux.cli import cli
+
+    block = section("Commands at a glance").split("```\n", 2)[1]
+    for line in block.splitlines():
+        words = line.split("  ")[0].replace("|", " ").split()[1:]
+        named = [w for w in words if w.isalpha() and w.islower()]
+        assert named and named[0] in cli.commands, line
+        for word in named[1:]:
+            group = cli.commands[named[0]]
+            known = set(cli.commands) | set(getattr(group, "commands", {})) | {"last"}
+            assert word in known, (line, word)
