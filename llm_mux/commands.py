@@ -19,7 +19,6 @@ import click
 import msgspec
 
 from llm_mux.compiler.diagnostics import Sink
-from llm_mux.compiler.passes.config import MergedConfig
 from llm_mux.compiler.plan import Plan
 from llm_mux.compiler.schema import Config
 
@@ -30,6 +29,9 @@ from .options import GlobalOptions
 from .paths import Places, find_places, find_workflow
 
 if TYPE_CHECKING:
+    from llm_mux.compiler.passes.config import MergedConfig
+
+    from .cache.plans import CachedPlan
     from .validate import ReportFormat
 
 __all__ = ["plan_command", "validate_command"]
@@ -168,31 +170,73 @@ class Compiled(msgspec.Struct, frozen=True):
     files: tuple[Path, ...]  # every file the plan was built from (for the trust check)
 
 
-def compile_plan(options: GlobalOptions, target: str) -> Compiled:
-    """Find, read and compile a workflow; diagnostics on stderr and exit 1 on errors."""
+def compile_plan(options: GlobalOptions, target: str, *, reuse: bool = False) -> Compiled:
+    """Find, read and compile a workflow; diagnostics on stderr and exit 1 on errors.
+
+    `reuse` (run, runs resume): a plan compiled before from the same files is read
+    back instead (`cache.plans`), its diagnostics printed again."""
+    places = places_for(options)
+    path = find_workflow(target, places)
+    env = environment()
+    paths = config_paths(places, options.configs)
+    files = (*paths, path)
+    key = None
+    if reuse:
+        from .cache import plans
+
+        key = plans.plan_key(files, places.cwd, options.team, env)
+        cached = _reusable(places, key, options.team)
+        if cached is not None:
+            for line in cached.diagnostics:
+                click.echo(line, err=True)
+            return Compiled(cached.plan, cached.config, files)
+    compiled, printed = _compile(places, path, paths, env, options.team, target)
+    if key is not None:
+        cached = plans.CachedPlan(compiled.plan, compiled.config, tuple(printed))
+        plans.save(places.state_dir / "plans", key, cached)
+    return compiled
+
+
+def _reusable(places: Places, key: str | None, team: str | None) -> CachedPlan | None:
+    """The plan saved under `key`, if the team detected now is still the one it has."""
+    from .cache import plans
+    from .teams import select_team
+
+    cached = plans.load(places.state_dir / "plans", key) if key is not None else None
+    if cached is None:
+        return None
+    detected = select_team(cached.config, places.project_root, team)
+    return cached if detected == (cached.plan.team.name if cached.plan.team else None) else None
+
+
+def _compile(
+    places: Places,
+    path: Path,
+    paths: Sequence[Path],
+    env: Mapping[str, str],
+    team_option: str | None,
+    target: str,
+) -> tuple[Compiled, list[str]]:
+    """The compile itself; every diagnostic printed (and returned, as printed)."""
     from llm_mux.compiler.pipeline import compile_workflow, finish
 
     from .teams import select_team
 
-    places = places_for(options)
-    path = find_workflow(target, places)
-    env = environment()
     sink = Sink()
-    paths = config_paths(places, options.configs)
     with collector.paused():
         config, sources = load_merged(paths, places, sink, env)
         source = read_source(path, places.cwd, sink)
         plan = None
         if config is not None and source is not None:
             sources.append(source)
-            team = select_team(config.config, places.project_root, options.team)
+            team = select_team(config.config, places.project_root, team_option)
             plan = compile_workflow(source, sink, config=config, env=env, team=team)
-    diagnostics = finish(sink, sources)
-    for diagnostic in diagnostics:
-        click.echo(diagnostic.render(), err=True)
+    printed = [diagnostic.render() for diagnostic in finish(sink, sources)]
+    for line in printed:
+        click.echo(line, err=True)
     if plan is None or config is None:
         raise CompileFailed(f"{target} does not compile; fix the errors above")
-    return Compiled(plan, config.config, (*paths, path))
+    return Compiled(plan, config.config, (*paths, path)), printed
 
 
 class CompileFailed(MuxError):

@@ -10,17 +10,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from llm_mux.compiler.diagnostics import Sink
-from llm_mux.compiler.passes.config import MergedConfig
-from llm_mux.compiler.pipeline import decode_text, load_config
 from llm_mux.compiler.schema import Project
 from llm_mux.compiler.source import KeyPath, SourceFile
 
 from .errors import UsageError
 from .paths import Places
+
+if TYPE_CHECKING:  # the compiler's passes are imported when a file is really compiled
+    from llm_mux.compiler.passes.config import MergedConfig
 
 __all__ = [
     "anchor_project_paths",
@@ -48,6 +50,8 @@ def read_source(path: Path, cwd: Path, sink: Sink) -> SourceFile | None:
 
         sink.error("E002", f"cannot read the file: {error.strerror}", Location(shown, 1, 1))
         return None
+    from llm_mux.compiler.pipeline import decode_text
+
     return decode_text(shown, data, sink)
 
 
@@ -72,6 +76,8 @@ def config_paths(
 def load_merged(
     paths: Sequence[Path], places: Places, sink: Sink, env: Mapping[str, str]
 ) -> tuple[MergedConfig | None, list[SourceFile]]:
+    from llm_mux.compiler.pipeline import load_config
+
     sources = [s for p in paths if (s := read_source(p, places.cwd, sink)) is not None]
     if len(sources) != len(paths):
         return None, sources

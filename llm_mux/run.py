@@ -14,19 +14,19 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from llm_mux.compiler.plan import Plan, Query
+from llm_mux.compiler.plan import Plan, Query, StepPlan
 from llm_mux.compiler.render import to_text
 
 from . import collector
 from .arguments import bind_args, describe_args, parse_assignments, resolve_args
-from .budget import Budget, Limits
+from .budget import Limits
 from .commands import Compiled, compile_plan, emit, places_for
 from .config import environment
 from .context import RunInfo, base_context
@@ -45,6 +45,7 @@ from .signals import run_until_interrupted
 from .trust import TrustStore, ensure_trusted
 
 if TYPE_CHECKING:
+    from .budget.meter import Budget
     from .cache import CacheMode, StepCache
 
 __all__ = [
@@ -72,7 +73,7 @@ def run_command(
     refresh: Sequence[str] = (),
 ) -> int:
     places = places_for(options)
-    compiled = compile_plan(options, workflow)
+    compiled = compile_plan(options, workflow, reuse=True)
     plan = compiled.plan
     env = environment()
     args = resolve_args(plan.args, bind_args(plan.args, parse_assignments(assignments)), env)
@@ -235,6 +236,8 @@ def make_budget(plan: Plan, settings: RunSettings) -> Budget | None:
     stepwise = any(s.max_cost is not None or s.max_tokens is not None for s in plan.steps)
     if not limits.any and not stepwise:
         return None
+    from .budget.meter import Budget
+
     cost, tokens = settings.carried
     return Budget(limits, carried_cost=cost, carried_tokens=tokens)
 
@@ -252,7 +255,9 @@ async def _execute(
     from .backends import BackendPool
 
     async with BackendPool(plan.backends, root=places.project_root, env=env) as pool:
-        pool.prepare(routed_backends(plan))  # client set-up before, not inside, a step
+        # Client set-up before, not inside, a step — except for cached steps: a run whose
+        # every step comes from the cache never imports httpx.
+        pool.prepare(routed_backends(plan, skip=cache.applies if cache else None))
         runtime = Runtime(
             plan,
             places.project_root,
@@ -270,12 +275,13 @@ async def _execute(
         return await Interpreter(plan, runtime, base).run()
 
 
-def routed_backends(plan: Plan) -> list[str]:
-    """Every backend a query step of the plan may call, in plan order."""
+def routed_backends(plan: Plan, skip: Callable[[StepPlan], bool] | None = None) -> list[str]:
+    """Every backend a query step of the plan may call, in plan order (but `skip`'s)."""
     names: list[str] = []
     for step in plan.steps:
-        if isinstance(step.action, Query) and step.action.route is not None:
-            names.extend(step.action.route.backends)
+        route = step.action.route if isinstance(step.action, Query) else None
+        if route is not None and (skip is None or not skip(step)):
+            names.extend(route.backends)
     return names
 
 

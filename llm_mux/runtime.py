@@ -21,7 +21,7 @@ from .results import StepResult
 
 if TYPE_CHECKING:
     from .backends.pool import BackendPool
-    from .budget import Budget
+    from .budget.meter import Budget
     from .cache import StepCache
 
 __all__ = ["NullObserver", "Observer", "Reuse", "Runtime"]

@@ -10,15 +10,7 @@ computed before anything runs. `prices` holds the one rule for pricing a call.
 from __future__ import annotations
 
 from .limits import Limits, money
-from .meter import Budget, Meter
-from .prices import attempt_cost, cost_knowable, usage_reported
 
-__all__ = [
-    "Budget",
-    "Limits",
-    "Meter",
-    "attempt_cost",
-    "cost_knowable",
-    "money",
-    "usage_reported",
-]
+# `meter` and `prices` import the backend layer: they are imported where they are used,
+# so that naming the limits (`run`'s options) costs nothing.
+__all__ = ["Limits", "money"]

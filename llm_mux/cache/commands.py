@@ -4,7 +4,8 @@ Input: the global options (the state directory), an age. Output: a table of
 entries, most recently used first (`--output json`: the entries as a JSON
 list, outputs left out), or how many entries `clear` removed. An age is a
 number and a unit: `90s`, `15m`, `12h`, `30d`, `2w`; `clear --older-than`
-removes the entries not *used* for that long.
+removes the entries not *used* for that long. `clear` also removes the compiled plans
+(`plans.py`) — all of them, or those not written for that long.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..commands import emit, places_for
 from ..errors import UsageError
 from ..options import GlobalOptions
 from ..tables import cell, format_cost, local_time, render_table
+from .plans import clear_plans
 from .store import CacheStore, Entry, cache_path
 
 __all__ = ["cache_clear_command", "cache_list_command", "parse_age"]
@@ -39,15 +41,18 @@ def cache_list_command(options: GlobalOptions) -> int:
 
 def cache_clear_command(options: GlobalOptions, *, older_than: str | None) -> int:
     age = parse_age(older_than) if older_than is not None else None
-    store = CacheStore.open(cache_path(places_for(options).state_dir), create=False)
+    places = places_for(options)
+    store = CacheStore.open(cache_path(places.state_dir), create=False)
     removed = 0
     if store is not None:
         try:
             removed = store.clear(age)
         finally:
             store.close()
+    plans = clear_plans(places.state_dir / "plans", age)
     which = f" not used for {older_than.strip()}" if older_than else ""
-    click.echo(f"removed {removed} cached result{'s' if removed != 1 else ''}{which}")
+    compiled = f" and {plans} compiled plan{'s' if plans != 1 else ''}" if plans else ""
+    click.echo(f"removed {removed} cached result{'s' if removed != 1 else ''}{compiled}{which}")
     return 0
 
 

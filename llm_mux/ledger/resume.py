@@ -135,7 +135,7 @@ def runs_resume_command(
     _check_resumable(run)
     options = _as_recorded(options, run)
     places = places_for(options)
-    compiled = compile_plan(options, _workflow(run))
+    compiled = compile_plan(options, _workflow(run), reuse=True)
     plan = compiled.plan
     env = environment()
     args = _args(plan, run, env)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import backends, compile, for_each, shell, startup
+from . import backends, compile, for_each, noop, shell, startup
 from .harness import REPO, Figure
 from .plot import draw
 from .report import document, machine, write_table
@@ -41,6 +41,7 @@ BENCHMARKS: dict[str, tuple[Bench, int]] = {
     "for_each_query": (for_each.bench_query, 3),
     "memory": (shell.bench_memory, 3),
     "steps": (shell.bench_many_steps, 11),
+    "noop": (noop.bench_noop, 11),
 }
 
 

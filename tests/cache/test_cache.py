@@ -254,6 +254,8 @@ def test_cache_list_and_clear(cli, tmp_path: Path, openai_server: ModelServer) -
     assert kept.out == "removed 0 cached results not used for 30d\n"
     bad = cli("cache", "clear", "--older-than", "soon", cwd=tmp_path)
     assert bad.code == 2 and "is not an age" in bad.err
-    assert cli("cache", "clear", cwd=tmp_path).out == "removed 1 cached result\n"
+    assert cli("cache", "clear", cwd=tmp_path).out == (
+        "removed 1 cached result and 1 compiled plan\n"
+    )
     run(cli, tmp_path)
     assert calls(openai_server) == 2
