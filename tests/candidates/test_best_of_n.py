@@ -271,3 +271,18 @@ def test_a_repository_without_commits(cli, tmp_path: Path, openai_server: ModelS
     assert (root / "calc.py").read_text() == FIXED
     status = git(root, "status", "--porcelain")  # nothing committed, nothing staged
     assert status == "?? .llm-mux/\n?? calc.py\n?? test_calc.py\n"
+
+
+def test_a_backend_that_did_not_answer_is_a_failed_candidate(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    openai_server.script("m0", Reply.fail(500, "overloaded"))
+    openai_server.script("m1", Reply(PASSING))
+    openai_server.script("m2", Reply(FAILING))
+    code, document = run(cli, repo, workflow())
+    assert code == 0, apply_of(document)["error"]
+    m0 = by_backend(document)["m0"]
+    assert m0["status"] == "failed" and m0["attempts"] == []
+    assert str(m0["error"]).startswith("did not answer the source step:")
+    assert [c["candidate"] for c in apply_of(document)["candidates"]] == [1, 2, 3]  # type: ignore[union-attr]
+    assert apply_of(document)["winner"] == "m1"
