@@ -77,6 +77,9 @@ def _row(
         "attempts": len(attempts) if isinstance(attempts, list) else None,
         "duration_ms": _int(candidate.get("duration_ms")),
         "error": redact(str(error)) if error else None,
+        "verify_output": redact(str(verify))
+        if (verify := candidate.get("verify_output"))
+        else None,
         "diff_file": str(path) if path else None,
     }
 

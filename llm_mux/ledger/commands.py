@@ -10,6 +10,7 @@ Exit 0, or 2 for an unknown run. `runs resume` lives in `resume.py`.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 
 from ..commands import emit, places_for
@@ -80,9 +81,13 @@ def render_run(run: Row) -> str:
     calls = [_call_cells(step, call) for step in steps for call in _calls(step)]
     if calls:
         lines += ["", "backend calls:", render_table(_CALL_HEADERS, calls).rstrip()]
-    candidates = [_candidate_cells(step, c) for step in steps for c in _candidates(step)]
+    directory = str(run["directory"])
+    candidates = [_candidate_cells(step, c, directory) for step in steps for c in _candidates(step)]
     if candidates:
         lines += ["", "candidates:", render_table(_CANDIDATE_HEADERS, candidates).rstrip()]
+    rejected = [line for step in steps for line in _candidate_errors(step)]
+    if rejected:
+        lines += ["", "candidates that lost:", *rejected]
     errors = [line for step in steps for line in _step_errors(step)]
     if errors:
         lines += ["", "errors:", *errors]
@@ -125,8 +130,12 @@ def _candidates(step: Row) -> list[Row]:
     return found if isinstance(found, list) else []
 
 
-def _candidate_cells(step: Row, candidate: Row) -> tuple[str, ...]:
+def _candidate_cells(step: Row, candidate: Row, directory: str) -> tuple[str, ...]:
+    """One candidate; its diff file relative to the run's directory (`outputs:`)."""
     metric = candidate["metric"]
+    diff = candidate["diff_file"]
+    if isinstance(diff, str) and diff.startswith(directory + os.sep):
+        diff = diff[len(directory) + 1 :]
     return (
         str(step["name"]),
         str(candidate["candidate"]),
@@ -134,7 +143,7 @@ def _candidate_cells(step: Row, candidate: Row) -> tuple[str, ...]:
         str(candidate["status"]),
         f"{metric:g}" if isinstance(metric, int | float) else "-",
         cell(candidate["attempts"]),
-        cell(candidate["diff_file"]),
+        cell(diff),
     )
 
 
@@ -179,6 +188,19 @@ def _step_errors(step: Row) -> list[str]:
             item = f"[{call['item']}] " if call["item"] is not None else ""
             lines.append(f"    {item}{call['backend']}: {_indent(str(call['error']), 6)}")
     return lines
+
+
+def _candidate_errors(step: Row) -> list[str]:
+    """Why each best-of-N candidate lost, when the step itself did not fail (else its
+    error lists them already)."""
+    if step["error"]:
+        return []
+    return [
+        f"  {step['name']} candidate {c['candidate']} ({c['backend']}): "
+        + _indent(str(c["error"]), 6)
+        for c in _candidates(step)
+        if c["error"]
+    ]
 
 
 def _indent(text: str, width: int = 4) -> str:

@@ -15,8 +15,8 @@ Input: nothing. Output: `LEDGER_SCHEMA`, `ledger_path` and `run_directory`.
   holds what a later resume needs to reuse the step, `steps.reused_from` marks
   a step that was reused rather than run.
 - `candidates` (version 3): one row per candidate of a best-of-N apply step —
-  backend, status, metric, exit code, attempts, error and `diff_file`, its
-  diff under the run's directory.
+  backend, status, metric, exit code, attempts, error, verify output and
+  `diff_file`, its diff under the run's directory.
 
 Nothing here holds a header or an API key, and the recorder redacts secret
 environment values from every text before it is written.
@@ -120,7 +120,7 @@ _V2 = (
 
 # Version 3: best-of-N apply steps (docs/best-of-n.md) — one row per candidate:
 # its backend, status (won, passed, failed, cancelled, skipped), metric, last
-# verify's exit code, attempts, error, and the file holding its diff.
+# verify's exit code and output, attempts, error, and the file holding its diff.
 _V3 = (
     """
     CREATE TABLE candidates (
@@ -134,6 +134,7 @@ _V3 = (
         attempts INTEGER,
         duration_ms INTEGER,
         error TEXT,
+        verify_output TEXT,
         diff_file TEXT,
         PRIMARY KEY (run_id, step, candidate),
         FOREIGN KEY (run_id, step) REFERENCES steps (run_id, name) ON DELETE CASCADE

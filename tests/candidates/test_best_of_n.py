@@ -195,6 +195,8 @@ def test_the_ledger_and_runs_show_keep_every_candidate_and_its_diff(
     assert [rows[m]["metric"] for m in ("m0", "m1", "m2")] == [None, 2, 3]
     assert rows["m0"]["exit_code"] == 1 and rows["m0"]["attempts"] == 1
     assert "verify failed" in rows["m0"]["error"]
+    assert "AssertionError: 6 != 5" in rows["m0"]["verify_output"]
+    assert "Ran 3 tests" in rows["m2"]["verify_output"]
     losing = Path(rows["m0"]["diff_file"])
     assert losing.name == "1-m0.diff" and losing.parent.name == "apply.candidates"
     assert "+    return a * b" in losing.read_text()
@@ -202,7 +204,9 @@ def test_the_ledger_and_runs_show_keep_every_candidate_and_its_diff(
     text = cli("runs", "show", "last", cwd=repo).out
     assert "candidates:" in text
     line = next(line for line in text.splitlines() if " m2 " in line and "won" in line)
-    assert line.split()[:6] == ["apply", "3", "m2", "won", "3", "1"]
+    assert line.split() == ["apply", "3", "m2", "won", "3", "1", "apply.candidates/3-m2.diff"]
+    lost = text.split("candidates that lost:\n")[1]
+    assert lost.startswith("  apply candidate 1 (m0): verify failed: `grep -q unfinished")
 
 
 def test_an_edit_that_keeps_the_size_right_after_a_commit_is_in_every_worktree(
