@@ -1,9 +1,14 @@
-"""A real model server on 127.0.0.1 speaking the OpenAI and Anthropic protocols.
+"""A real model server on 127.0.0.1 speaking the protocols our backends and agents use.
 
 Input: scripted `Reply`s per model (the request's `model`), and a default reply.
-Output: real HTTP/1.1 responses — `POST /v1/chat/completions` (OpenAI),
-`POST /v1/messages` (Anthropic), `GET /v1/models` — and a record of every
-request (path, headers, JSON body, arrival and finish times) for assertions.
+Output: real HTTP/1.1 responses — `POST /v1/chat/completions` (OpenAI, `llm`),
+`POST /v1/messages` (Anthropic; SSE when `stream` is set, as Claude Code asks),
+`POST /v1/responses` (the OpenAI Responses API over SSE, Codex), Gemini's
+`POST /v1beta/models/M:streamGenerateContent` (Gemini CLI), `GET /v1/models` — and a
+record of every request (path, headers, JSON body, arrival and finish times).
+The wire formats are in `model_protocols`. A `Reply` can carry any response header,
+such as LiteLLM's `x-litellm-response-cost` or `llm_provider-retry-after`, and a tool
+call (`tool=("Bash", {"command": "sleep 60"})`) that an agent then runs.
 
 Each connection is served by its own daemon thread with keep-alive, so a
 client at concurrency 64 gets 64 connections answering in parallel; latency is
@@ -21,12 +26,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Literal, Self
+from typing import Self
+
+from support import model_protocols as wire
 
 __all__ = ["ModelServer", "Recorded", "Reply"]
-
-Protocol = Literal["openai", "anthropic"]
-_PROTOCOLS: dict[str, Protocol] = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Reply:
     body: bytes | None = None
     usage: tuple[int, int] | None = (10, 5)
     error: str = "scripted failure"
+    tool: tuple[str, Mapping[str, object]] | None = None
 
     @classmethod
     def fail(cls, status: int, error: str = "scripted failure", **headers: str) -> Reply:
@@ -75,11 +80,11 @@ class Recorded:
     @property
     def model(self) -> str | None:
         model = self.body.get("model") if isinstance(self.body, dict) else None
-        return model if isinstance(model, str) else None
+        return model if isinstance(model, str) else wire.model_in_path(self.path)
 
     @property
     def prompt(self) -> str:
-        return _user_text(self.body)
+        return wire.user_text(self.body)
 
 
 class ModelServer:
@@ -199,9 +204,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: object, headers: Mapping[str, str] | None = None) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        kind = "text/event-stream" if data.startswith((b"event:", b"data:")) else "application/json"
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -215,60 +221,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _answer(path: str, body: object, reply: Reply) -> tuple[int, object, Mapping[str, str]]:
-    protocol = _PROTOCOLS.get(path.rstrip("/"))
+    protocol = wire.protocol_of(path)
     if protocol is None:
         return 404, {"error": {"message": f"no route {path}"}}, {}
     if reply.body is not None:
         return reply.status, reply.body, reply.headers
     if reply.status >= 400:
-        return reply.status, _error_body(protocol, reply), reply.headers
-    text = _user_text(body) if reply.text is None else reply.text
-    return reply.status, _success_body(protocol, body, text, reply.usage), reply.headers
-
-
-def _success_body(
-    protocol: Protocol, request: object, text: str, usage: tuple[int, int] | None
-) -> dict[str, object]:
-    model = request.get("model") if isinstance(request, dict) else None
-    if protocol == "openai":
-        answer: dict[str, object] = {
-            "id": "chatcmpl-test",
-            "object": "chat.completion",
-            "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
-        }
-        if usage is not None:
-            answer["usage"] = {
-                "prompt_tokens": usage[0],
-                "completion_tokens": usage[1],
-                "total_tokens": sum(usage),
-            }
-        return answer
-    answer = {
-        "id": "msg_test",
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
-    }
-    if usage is not None:
-        answer["usage"] = {"input_tokens": usage[0], "output_tokens": usage[1]}
-    return answer
-
-
-def _error_body(protocol: Protocol, reply: Reply) -> dict[str, object]:
-    if protocol == "openai":
-        return {"error": {"message": reply.error, "type": "test_error", "code": reply.status}}
-    return {"type": "error", "error": {"type": "test_error", "message": reply.error}}
-
-
-def _user_text(body: object) -> str:
-    messages = body.get("messages") if isinstance(body, dict) else None
-    if not isinstance(messages, list):
-        return ""
-    users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-    return users[-1] if users and isinstance(users[-1], str) else ""
+        return reply.status, wire.error_body(protocol, reply.status, reply.error), reply.headers
+    text = wire.user_text(body) if reply.text is None else reply.text
+    data, _ = wire.encode(protocol, path, body, wire.Answer(text, reply.usage, reply.tool))
+    return reply.status, data, reply.headers
 
 
 def _json(raw: bytes) -> object:
