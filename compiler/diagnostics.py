@@ -50,6 +50,7 @@ CODES: dict[str, str] = {
     "E307": "unknown field of a step result",
     "E401": "unknown role",
     "E402": "unknown backend",
+    "W403": "a CLI backend's prompt could be read as an option",
     "E501": "invalid duration",
     "W502": "a bare timeout of 1000 or more is probably milliseconds",
     "W602": "apply step without verify",

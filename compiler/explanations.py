@@ -178,6 +178,15 @@ EXPLANATIONS: dict[str, Explanation] = {
         fix='Timeouts are seconds: write `30` or `"30s"`. A timeout really that long can '
         "be silenced with `# llm-mux: ignore[W502]` on its line.",
     ),
+    "W403": Explanation(
+        example='[backends.gemini]\ncommand = "gemini"\n'
+        'args = ["-m", "gemini-2.5-pro", "-p"]\n\n[[steps]]\nname = "ask"\ntype = "query"\n'
+        'backend = "gemini"\nprompt = "- is this a list?"\n',
+        fix='Let llm-mux pass the prompt safely: `prompt_mode = "flag"` with '
+        '`prompt_flag = "--prompt"` for an option that takes it (Gemini CLI), the default '
+        '`prompt_mode = "arg"` (the prompt after `--`) or `prompt_mode = "stdin"`. '
+        "See docs/backends.md.",
+    ),
     "W602": Explanation(
         example='[[steps]]\nname = "fix"\ntype = "query"\n'
         'prompt = "Fix the failing test. Answer with a unified diff."\n\n'

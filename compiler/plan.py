@@ -52,7 +52,10 @@ class BackendSpec(_Frozen, frozen=True, kw_only=True):
     kind: Literal["cli", "openai", "anthropic"]
     command: str
     args: tuple[str, ...] = ()
-    prompt_mode: Literal["arg", "stdin"] = "arg"
+    prompt_mode: Literal["arg", "stdin", "flag"] = "arg"
+    prompt_flag: str | None = None
+    end_of_options: bool = True
+    output_format: Literal["text", "claude-json", "codex-json", "gemini-json"] = "text"
     env: tuple[tuple[str, str], ...] = ()
     model: str | None = None
     api_key: str | None = None

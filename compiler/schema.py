@@ -67,9 +67,31 @@ class Backend(_Table, frozen=True, kw_only=True):
     ] = None
     args: Annotated[list[str], doc("CLI arguments placed before the prompt")] = []
     prompt_mode: Annotated[
-        Literal["arg", "stdin"],
-        doc("CLI: arg = the prompt is the last argument; stdin = the prompt goes on stdin"),
+        Literal["arg", "stdin", "flag"],
+        doc(
+            "CLI: arg = the prompt is the last argument, after `--`; stdin = the prompt goes "
+            "on stdin; flag = the prompt is the value of `prompt_flag` (--prompt=TEXT)"
+        ),
     ] = "arg"
+    prompt_flag: Annotated[
+        str | None,
+        doc('CLI, prompt_mode = "flag": the long option taking the prompt, e.g. "--prompt"'),
+    ] = None
+    end_of_options: Annotated[
+        bool,
+        doc(
+            'CLI, prompt_mode = "arg": put `--` before the prompt so that it is never read '
+            "as an option or subcommand (false only for a tool that does not accept `--`)"
+        ),
+    ] = True
+    output_format: Annotated[
+        Literal["text", "claude-json", "codex-json", "gemini-json"],
+        doc(
+            "CLI: how its stdout is read: text (the answer as printed), claude-json "
+            "(claude -p --output-format json), codex-json (codex exec --json), gemini-json "
+            "(gemini --output-format json); the JSON forms give tokens and cost too"
+        ),
+    ] = "text"
     env: Annotated[
         dict[str, str] | list[list[str]],
         doc("Extra environment for the CLI process (a table, or a list of [name, value])"),

@@ -6,13 +6,16 @@ secret (`*_KEY`, `*_TOKEN`, `*SECRET*`, `*PASSWORD*`, any case) and of every
 variable a backend's `api_key` or `headers` refer to (`${VAR}`), plus api keys
 written literally in a config, by `[redacted:NAME]`.
 
-Values shorter than `MIN_SECRET` characters are left alone: replacing `1` or
-`yes` everywhere would garble outputs, and such values protect nothing.
-
 How it is applied (docs/security.md): on values, before anything encodes, quotes or cuts
 them — `value()` for documents about to become JSON, `cut()` for text about to be
 shortened — and, as a second net, the filter also knows each secret's escaped forms (in
 JSON, in a Python repr, shell-quoted), so text encoded elsewhere is caught too.
+
+Placeholders are not secrets: a value shorter than `MIN_SECRET` characters, or made
+only of lower-case words (`ollama`, `dummy`, `none`, `not-needed`, `sk-no-key-required`,
+as tools' documentation tells users to set), is left alone in free text. Replacing it
+would corrupt answers ("Run ollama pull llama3.2" is not a leak) and protects nothing.
+A real key has digits or capitals; see `is_placeholder`.
 """
 
 from __future__ import annotations
@@ -25,14 +28,20 @@ from collections.abc import Iterable, Mapping
 from llm_mux.compiler.envvars import env_references
 from llm_mux.compiler.plan import BackendSpec
 
-__all__ = ["MIN_SECRET", "Redactor", "looks_secret"]
+__all__ = ["MIN_SECRET", "Redactor", "is_placeholder", "looks_secret"]
 
-MIN_SECRET = 4
+MIN_SECRET = 8
 _SECRET_NAME = re.compile(r"(_KEY|_TOKEN)$|SECRET|PASSWORD", re.IGNORECASE)
+_WORDS = re.compile(r"[a-z]+(?:[-_. ][a-z]+)*")
 
 
 def looks_secret(name: str) -> bool:
     return _SECRET_NAME.search(name) is not None
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether `value` is a stand-in rather than a secret: short, or lower-case words only."""
+    return len(value) < MIN_SECRET or _WORDS.fullmatch(value) is not None
 
 
 class Redactor:
@@ -43,7 +52,7 @@ class Redactor:
     def __init__(self, secrets: Mapping[str, str]) -> None:
         values: dict[str, str] = {}
         for name, value in secrets.items():
-            if len(value) >= MIN_SECRET:
+            if not is_placeholder(value):
                 values.update({form: name for form in _forms(value) if form not in values})
         # Longest first, so a secret that contains another is replaced whole.
         self._pairs = sorted(values.items(), key=lambda pair: -len(pair[0]))
@@ -53,9 +62,10 @@ class Redactor:
     def for_run(cls, env: Mapping[str, str], backends: Iterable[BackendSpec]) -> Redactor:
         secrets = {name: value for name, value in env.items() if looks_secret(name)}
         for spec in backends:
-            # Header values are secret when they come from a variable (a literal
-            # "application/json" is not); an api key always is.
-            for text in (spec.api_key or "", *(value for _, value in spec.headers)):
+            # Header values (and secret-named CLI `env` values) are secret when they come
+            # from a variable (a literal "application/json" is not); an api key always is.
+            passed = (v for k, v in spec.env if looks_secret(k))  # a CLI's FOO_API_KEY
+            for text in (spec.api_key or "", *(v for _, v in spec.headers), *passed):
                 secrets.update(_referenced(text, env))
             if spec.api_key and not env_references(spec.api_key):
                 secrets[f"backends.{spec.name}.api_key"] = spec.api_key

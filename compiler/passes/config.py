@@ -136,6 +136,8 @@ def _check_backends(merged: MergedConfig, sink: Sink) -> None:
                 merged.locate(path, key=True),
                 hint='add model = "<model id>", e.g. model = "gpt-4o"',
             )
+        if kind == "cli":
+            _check_prompt_passing(merged, sink, path, backend)
         _check_minimum(merged, sink, path + ("max_retries",), backend.max_retries, 0)
         _check_minimum(merged, sink, path + ("max_concurrent",), backend.max_concurrent, 1)
         if isinstance(backend.env, list):
@@ -147,6 +149,65 @@ def _check_backends(merged: MergedConfig, sink: Sink) -> None:
                         merged.locate(path + ("env", index)),
                         hint='or write it as a table: env = { NAME = "value" }',
                     )
+
+
+# Options of real tools that take the prompt as their value (`gemini -p TEXT`).
+_PROMPT_OPTIONS = {"gemini": ("-p", "--prompt")}
+
+
+def _check_prompt_passing(
+    merged: MergedConfig, sink: Sink, path: KeyPath, backend: Backend
+) -> None:
+    """Whether every prompt reaches the CLI as a prompt, never as an option or subcommand."""
+    name = path[-1]
+    if backend.prompt_mode == "flag":
+        _check_prompt_flag(merged, sink, path, backend)
+    elif backend.prompt_mode == "arg" and not backend.end_of_options:
+        sink.warning(
+            "W403",
+            f"backend '{name}' passes the prompt as its last argument with no `--` before it: "
+            "a prompt starting with '-', or naming a subcommand, is read as an option",
+            merged.locate(path + ("end_of_options",)),
+            hint="drop end_of_options = false if the tool accepts `--`, "
+            'else use prompt_mode = "stdin"',
+        )
+    elif (
+        backend.prompt_mode == "arg"
+        and backend.args
+        and backend.args[-1] in _value_options(backend)
+    ):
+        sink.warning(
+            "W403",
+            f"backend '{name}' ends its args with {backend.args[-1]}, which takes the prompt as "
+            "its value: the prompt, after `--`, would not reach it",
+            merged.locate(path + ("args", len(backend.args) - 1)),
+            hint=f'use prompt_mode = "flag" with prompt_flag = "--prompt", and drop '
+            f'"{backend.args[-1]}" from args',
+        )
+
+
+def _value_options(backend: Backend) -> tuple[str, ...]:
+    tool = backend.command.rsplit("/", 1)[-1]
+    return _PROMPT_OPTIONS.get(tool, ())
+
+
+def _check_prompt_flag(merged: MergedConfig, sink: Sink, path: KeyPath, backend: Backend) -> None:
+    name = path[-1]
+    if not backend.prompt_flag:
+        sink.error(
+            "E103",
+            f"backend '{name}' has prompt_mode = \"flag\" but no prompt_flag",
+            merged.locate(path + ("prompt_mode",)),
+            hint='name the option that takes the prompt, e.g. prompt_flag = "--prompt"',
+        )
+    elif not backend.prompt_flag.startswith("--"):
+        sink.warning(
+            "W403",
+            f"backend '{name}' passes the prompt as {backend.prompt_flag}=TEXT: tools do not "
+            "all read a short option's value that way",
+            merged.locate(path + ("prompt_flag",)),
+            hint="use the tool's long option, e.g. --prompt",
+        )
 
 
 def backend_kind(backend: Backend) -> str:

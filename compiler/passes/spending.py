@@ -85,8 +85,10 @@ def _check_backends(
         prices = (backend.input_cost_per_million, backend.output_cost_per_million)
         if surface.allow_unknown_cost:
             continue
-        if cost_limit is not None and not cost_knowable(kind, *prices):
-            why = "it reports no token usage" if not usage_reported(kind) else "it has no prices"
+        shown = backend.output_format
+        if cost_limit is not None and not cost_knowable(kind, *prices, shown):
+            reported = usage_reported(kind, shown)
+            why = "it has no prices" if reported else "it reports no token usage"
             sink.warning(
                 "W801",
                 f"step '{step.name}' may call backend '{name}', whose cost cannot be known "
@@ -95,7 +97,7 @@ def _check_backends(
                 hint=f"set input_cost_per_million and output_cost_per_million on [backends.{name}]"
                 ", or allow_unknown_cost = true",
             )
-        elif token_limit is not None and not usage_reported(kind):
+        elif token_limit is not None and not usage_reported(kind, shown):
             sink.warning(
                 "W801",
                 f"step '{step.name}' may call backend '{name}', which reports no token usage, "

@@ -1,12 +1,16 @@
 """CLI backends: one prompt, one subprocess (`claude -p`, `codex exec`, `ollama run` …).
 
 Input: a `BackendSpec` of kind `cli`, the project root and the run's environment.
-Output: a `Completion` whose text is the process's stdout without trailing
-newlines (no token usage: CLIs do not report it), or a `BackendError`.
+Output: a `Completion` read from stdout as `output_format` says (`cli_output`: plain
+text, or an agent's JSON with tokens and cost), or a `BackendError` carrying the tool's
+own reason for a failure.
 
-argv is the expanded `command`, then the expanded `args`, then — with
-`prompt_mode = "arg"` — the prompt as the last argument; with `"stdin"` the
-prompt is written to the process's stdin instead. The backend's `env` table is
+A prompt is only ever a prompt: argv is the expanded `command`, then the expanded
+`args`, then — with `prompt_mode = "arg"` — `--` and the prompt (no option parser
+reads anything after `--` as an option or subcommand; `end_of_options = false` drops
+it for a tool that does not accept it); with `"flag"` the single argument
+`PROMPT_FLAG=PROMPT` (`--prompt=-v` is the value `-v`); with `"stdin"` the prompt is
+written to the process's stdin instead. The backend's `env` table is
 added to the inherited environment. The process runs in the project root, in
 its own process group, killed whole when the attempt times out or is cancelled
 (`llm_mux.process`). CLIs have no system-prompt slot, so a system prompt (the
@@ -24,6 +28,7 @@ from llm_mux.compiler.plan import BackendSpec
 from llm_mux.process import CommandNotFound, ProcessResult, ProcessTimeout, run_process
 from llm_mux.redact import Redactor
 
+from .cli_output import failure_reason, read_output
 from .resolve import expand, system_prompt
 from .types import BackendError, Completion, Request
 
@@ -46,18 +51,20 @@ class CliTransport:
 
     async def complete(self, request: Request) -> Completion:
         # Lone surrogates cannot be encoded; "replace" keeps a bad prompt from crashing.
-        encoded = _prompt_text(self.spec, request, self.env).encode("utf-8", errors="replace")
+        prompt = _prompt_text(self.spec, request, self.env)
+        encoded = prompt.encode("utf-8", errors="replace")
         argv = self._argv()
         stdin: bytes | None = None
         if self.spec.prompt_mode == "stdin":
             stdin = encoded
         else:
-            _check_arg_size(self.spec, len(encoded))
-            argv.append(encoded.decode("utf-8"))
+            added = _prompt_arguments(self.spec, argv, encoded.decode("utf-8"))
+            _check_arg_size(self.spec, len(added[-1].encode()))
+            argv.extend(added)
         result = await self._run(argv, stdin)
         if result.exit_code != 0:
-            raise _exit_error(self.spec, result, self.redact)
-        return Completion(text=result.stdout)
+            raise _exit_error(self.spec, result, prompt, self.redact)
+        return read_output(self.spec.name, self.spec.output_format, result.stdout)
 
     def _argv(self) -> list[str]:
         spec, env = self.spec, self.env
@@ -91,6 +98,15 @@ def _prompt_text(spec: BackendSpec, request: Request, env: Mapping[str, str]) ->
     return request.prompt if not system else f"{system}\n\n{request.prompt}"
 
 
+def _prompt_arguments(spec: BackendSpec, argv: list[str], prompt: str) -> list[str]:
+    """What follows the args so that the prompt can only be read as the prompt."""
+    if spec.prompt_mode == "flag":
+        return [f"{spec.prompt_flag or '--prompt'}={prompt}"]
+    if not spec.end_of_options or argv[-1] == "--":
+        return [prompt]
+    return ["--", prompt]
+
+
 def _check_arg_size(spec: BackendSpec, size: int) -> None:
     if size >= ARG_PROMPT_LIMIT:
         raise BackendError(_too_large_message(spec, size), kind="too_large", retryable=False)
@@ -113,10 +129,15 @@ def _start_error(spec: BackendSpec, argv: list[str], error: OSError) -> BackendE
     return BackendError(message, kind="not_found", retryable=False)
 
 
-def _exit_error(spec: BackendSpec, result: ProcessResult, redact: Redactor) -> BackendError:
+def _exit_error(
+    spec: BackendSpec, result: ProcessResult, prompt: str, redact: Redactor
+) -> BackendError:
     code = result.exit_code
     how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-    message = f"backend '{spec.name}': {spec.command} {how}{_stderr_tail(result.stderr, redact)}"
+    # Redacted before the reason is picked and cut, so no secret is cut in half.
+    stdout, stderr = redact(result.stdout), redact(result.stderr)
+    reason = failure_reason(spec.output_format, stdout, stderr, prompt)
+    message = f"backend '{spec.name}': {spec.command} {how}" + (f"\n{reason}" if reason else "")
     return BackendError(message, kind="exit", retryable=False)
 
 

@@ -2,8 +2,9 @@
 
 Input: a `BackendSpec` of kind `openai` or `anthropic`, the run's environment
 and the run's one shared `httpx.AsyncClient` (`client.make_client`).
-Output: a `Completion` (answer text, token usage, model) or a `BackendError`
-classified by HTTP status: 429 → `rate_limit` (with `Retry-After`), 5xx/408 →
+Output: a `Completion` (answer text, token usage, model, and the cost a LiteLLM proxy
+reports in `x-litellm-response-cost`) or a `BackendError` classified by HTTP status:
+429 → `rate_limit` (with `Retry-After` in any form proxies send, also on 503), 5xx/408 →
 `server`, 401/403 → `auth`, other 4xx → `client`; connect/read errors →
 `connection`; the per-attempt deadline (`timeout`) → `timeout`; a body that is
 not what the protocol promises → `malformed`.
@@ -173,7 +174,7 @@ class _HttpTransport:
             f": {detail}" if detail else ""
         )
         retry_after = None
-        if kind == "rate_limit":
+        if kind == "rate_limit" or status == 503:
             retry_after = _retry_after(response.headers)
             if retry_after is not None:
                 message += f" (retry after {retry_after:g}s)"
@@ -198,7 +199,12 @@ class _HttpTransport:
             raise self._malformed(response, prepared, parsed)
         text, usage = parsed
         model = data.get("model")
-        return Completion(text=text, usage=usage, model=model if isinstance(model, str) else None)
+        return Completion(
+            text=text,
+            usage=usage,
+            model=model if isinstance(model, str) else None,
+            cost=_reported_cost(response.headers),
+        )
 
     def _malformed(self, response: httpx.Response, prepared: _Prepared, what: str) -> BackendError:
         body = _snippet(response.content, prepared.clean)
@@ -307,11 +313,25 @@ def _classify(status: int) -> tuple[ErrorKind, bool]:
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
-    # OpenAI also sends the finer-grained retry-after-ms.
-    milliseconds = parse_retry_after(headers.get("retry-after-ms"))
-    if milliseconds is not None:
-        return milliseconds / 1000
-    return parse_retry_after(headers.get("retry-after"))
+    """OpenAI's finer `retry-after-ms`, the standard `retry-after`, and the same two as a
+    LiteLLM proxy passes them on from its provider (`llm_provider-retry-after[-ms]`)."""
+    for prefix in ("", "llm_provider-"):
+        milliseconds = parse_retry_after(headers.get(f"{prefix}retry-after-ms"))
+        if milliseconds is not None:
+            return milliseconds / 1000
+        seconds = parse_retry_after(headers.get(f"{prefix}retry-after"))
+        if seconds is not None:
+            return seconds
+    return None
+
+
+def _reported_cost(headers: httpx.Headers) -> float | None:
+    """The cost a LiteLLM proxy reports for the call (`x-litellm-response-cost`)."""
+    try:
+        cost = float(headers.get("x-litellm-response-cost", ""))
+    except ValueError:
+        return None
+    return cost if cost >= 0 and cost != float("inf") else None
 
 
 def _usage(value: object, prompt_key: str, completion_key: str) -> Usage | None:

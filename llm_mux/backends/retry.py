@@ -93,7 +93,7 @@ async def _attempt(
         except BackendError as error:
             attempts.append(_failed(error, started))
             raise
-    attempts.append(Attempt(_elapsed_ms(started), usage=completion.usage))
+    attempts.append(Attempt(_elapsed_ms(started), usage=completion.usage, cost=completion.cost))
     return completion
 
 

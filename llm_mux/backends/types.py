@@ -58,9 +58,13 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
+    """An answer; `cost` is what the backend itself reported it cost (Claude Code's
+    `total_cost_usd`, LiteLLM's `x-litellm-response-cost`), when it did."""
+
     text: str
     usage: Usage | None = None
     model: str | None = None
+    cost: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,7 @@ class Attempt:
     kind: str | None = None
     status: int | None = None
     usage: Usage | None = None
+    cost: float | None = None  # reported by the backend; else priced from `usage`
 
 
 class BackendError(Exception):

@@ -37,7 +37,10 @@ UNBILLED = frozenset(
 
 
 def attempt_cost(attempt: Attempt, spec: BackendSpec | None) -> float | None:
-    """What one attempt cost: 0 when nothing was billed, None when it cannot be known."""
+    """What one attempt cost: what the backend reported (Claude Code, a LiteLLM proxy), else
+    priced from its usage; 0 when nothing was billed, None when it cannot be known."""
+    if attempt.cost is not None:
+        return attempt.cost
     if attempt.usage is None:
         return None if maybe_billed(attempt) else 0.0
     if spec is None or spec.input_cost_per_million is None or spec.output_cost_per_million is None:
@@ -56,9 +59,10 @@ def maybe_billed(attempt: Attempt) -> bool:
 
 def usage_reported(spec: BackendSpec) -> bool:
     """Whether the backend's answers say how many tokens they used."""
-    return costs.usage_reported(spec.kind)
+    return costs.usage_reported(spec.kind, spec.output_format)
 
 
 def cost_knowable(spec: BackendSpec) -> bool:
     """Whether a call's cost can be known: its usage is reported and it has prices."""
-    return costs.cost_knowable(spec.kind, spec.input_cost_per_million, spec.output_cost_per_million)
+    prices = (spec.input_cost_per_million, spec.output_cost_per_million)
+    return costs.cost_knowable(spec.kind, *prices, spec.output_format)

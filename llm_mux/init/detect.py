@@ -3,7 +3,7 @@
 Input: the environment — `PATH`, and `LLM_MUX_OLLAMA_URL` (default
 `http://localhost:11434/v1`, the URL of a local Ollama server's
 OpenAI-compatible API). Output: a `Detection`: for each known CLI (`claude`,
-`codex`, `gemini`, `ollama`) where it is on PATH, or how to install it; and
+`codex`, `gemini`, `ollama`, `llm`) where it is on PATH, or how to install it; and
 whether an Ollama server answers `GET {url}/models`, with its models.
 
 Nothing here writes anything; the only effect is that one GET, bounded by a
@@ -31,17 +31,44 @@ class Tool:
     args: tuple[str, ...]  # before the prompt (ollama's model is added when known)
     what: str  # for the config's comment
     install: str
+    keys: tuple[tuple[str, str], ...] = ()  # more backend keys: how the prompt goes, output
+    passing: str = "after `--`, as its last argument"  # for the config's comment
 
 
 TOOLS = (
-    Tool("claude", ("-p",), "Claude Code", "npm install -g @anthropic-ai/claude-code"),
-    Tool("codex", ("exec",), "OpenAI Codex CLI", "npm install -g @openai/codex"),
-    Tool("gemini", ("-p",), "Gemini CLI", "npm install -g @google/gemini-cli"),
+    Tool(
+        "claude",
+        ("-p", "--output-format", "json"),
+        "Claude Code",
+        "npm install -g @anthropic-ai/claude-code",
+        (("output_format", "claude-json"),),
+    ),
+    Tool(
+        "codex",
+        ("exec", "--skip-git-repo-check", "--json"),  # runs in and outside git repositories
+        "OpenAI Codex CLI",
+        "npm install -g @openai/codex",
+        (("output_format", "codex-json"),),
+    ),
+    Tool(
+        "gemini",
+        ("--output-format", "json", "--skip-trust"),  # headless Gemini refuses untrusted dirs
+        "Gemini CLI",
+        "npm install -g @google/gemini-cli",
+        (("prompt_mode", "flag"), ("prompt_flag", "--prompt"), ("output_format", "gemini-json")),
+        "as the value of --prompt (--prompt=TEXT)",
+    ),
     Tool(
         "ollama",
         ("run",),
         "Ollama, local models",
         "see https://ollama.com/download, then `ollama pull llama3.2`",
+    ),
+    Tool(  # `llm -- TEXT` would hand TEXT to its command group: name the subcommand
+        "llm",
+        ("prompt",),
+        "llm, with its default model",
+        "pipx install llm (then `llm keys set …`)",
     ),
 )
 

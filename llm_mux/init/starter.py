@@ -76,14 +76,22 @@ def _cli_backend(tool: Tool, detection: Detection) -> str:
             note = (
                 f"# Needs the model: `ollama pull {FALLBACK_OLLAMA_MODEL}` (and `ollama serve`).\n"
             )
+    keys = "".join(f"{key} = {_string(value)}\n" for key, value in tool.keys)
+    usage = (
+        "# Tokens (and cost, where the tool reports it) are read from its JSON output.\n"
+        if tool.keys and tool.keys[-1][0] == "output_format"
+        else "# It reports no token usage, so the cost of its calls is unknown.\n"
+    )
     return (
-        f"# {tool.what} ({detection.tools[tool.name]}): the prompt is its last argument.\n"
+        f"# {tool.what} ({detection.tools[tool.name]}): llm-mux passes the prompt\n"
+        f"# {tool.passing}.\n"
         f"{note}"
         f"[backends.{tool.name}]\n"
         f"command = {_string(tool.name)}\n"
         f"args = [{', '.join(_string(a) for a in args)}]\n"
-        f"{'' if tool.name == 'ollama' else _AGENT_TIMEOUT}"
-        "# A CLI reports no token usage, so the cost of its calls is unknown.\n"
+        f"{keys}"
+        f"{'' if tool.name in ('ollama', 'llm') else _AGENT_TIMEOUT}"
+        f"{usage}"
     )
 
 

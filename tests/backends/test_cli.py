@@ -22,11 +22,24 @@ def failure(transport: CliTransport, prompt: str = "hi") -> BackendError:
     return caught.value
 
 
-def test_arg_mode_passes_args_then_the_prompt_last(tmp_path: Path) -> None:
+def test_arg_mode_passes_args_then_the_prompt_last_after_the_end_of_options(
+    tmp_path: Path,
+) -> None:
     script = write_script(tmp_path, "argv", 'for a in "$@"; do echo "[$a]"; done\n')
     spec = cli_spec(script, args=("-p", "--quiet"))
     transport = CliTransport(spec, root=tmp_path, env=environ())
-    assert complete(transport, "two words") == "[-p]\n[--quiet]\n[two words]"
+    assert complete(transport, "two words") == "[-p]\n[--quiet]\n[--]\n[two words]"
+    already = CliTransport(cli_spec(script, args=("-p", "--")), root=tmp_path, env=environ())
+    assert complete(already, "-v") == "[-p]\n[--]\n[-v]"
+    bare = CliTransport(cli_spec(script, end_of_options=False), root=tmp_path, env=environ())
+    assert complete(bare, "-v") == "[-v]"
+
+
+def test_flag_mode_passes_the_prompt_as_the_value_of_its_option(tmp_path: Path) -> None:
+    script = write_script(tmp_path, "argv", 'for a in "$@"; do echo "[$a]"; done\n')
+    spec = cli_spec(script, args=("-m", "x"), prompt_mode="flag", prompt_flag="--prompt")
+    transport = CliTransport(spec, root=tmp_path, env=environ())
+    assert complete(transport, "-v\n- item") == "[-m]\n[x]\n[--prompt=-v\n- item]"
 
 
 def test_stdin_mode_writes_the_prompt_to_stdin(tmp_path: Path) -> None:
@@ -51,7 +64,7 @@ def test_env_table_is_added_to_the_inherited_environment(tmp_path: Path) -> None
 
 
 def test_command_and_args_are_expanded(tmp_path: Path) -> None:
-    write_script(tmp_path, "tool", 'echo "$1 $2"\n')
+    write_script(tmp_path, "tool", 'echo "$1 $3"\n')  # $2 is --
     spec = cli_spec("${TOOLS}/tool", args=("${FLAG}",))
     env = environ(TOOLS=str(tmp_path), FLAG="--fast")
     assert complete(CliTransport(spec, root=tmp_path, env=env), "go") == "--fast go"
@@ -89,7 +102,7 @@ def test_command_not_found(tmp_path: Path) -> None:
 
 
 def test_a_prompt_too_large_for_argv_asks_for_stdin_mode(tmp_path: Path) -> None:
-    script = write_script(tmp_path, "count", 'printf %s "$1" | wc -c\n')
+    script = write_script(tmp_path, "count", 'printf %s "$2" | wc -c\n')  # $1 is --
     transport = CliTransport(cli_spec(script, name="big"), root=tmp_path, env=environ())
     largest = "x" * (ARG_PROMPT_LIMIT - 1)
     assert complete(transport, largest).strip() == str(ARG_PROMPT_LIMIT - 1)

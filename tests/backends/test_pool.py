@@ -368,7 +368,7 @@ def test_parallel_checks_each_backend_separately(openai_server: ModelServer) -> 
 
 
 def test_cli_backend_through_a_route(tmp_path: Path) -> None:
-    write_script(tmp_path, "answer", 'echo "cli says: $1"\n')
+    write_script(tmp_path, "answer", 'echo "cli says: $2"\n')  # $1 is --
     spec = cli_spec("answer", name="local")
     result = routed(
         [spec],

@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,11 @@ def test_init_never_overwrites_without_force(cli, tmp_path: Path, bin_dir: Path)
     assert user_config().read_text() == "# mine\n"
     result = cli("init", "--force", cwd=tmp_path)
     assert result.code == 0, result.err
-    assert '[backends.gemini]\ncommand = "gemini"\nargs = ["-p"]' in user_config().read_text()
+    written = user_config().read_text()
+    assert '[backends.gemini]\ncommand = "gemini"\nargs = ["--output-format", "json", ' in written
+    assert (
+        'prompt_mode = "flag"\nprompt_flag = "--prompt"\noutput_format = "gemini-json"' in written
+    )
 
 
 def test_init_with_nothing_installed_writes_nothing_and_says_what_to_install(
@@ -106,7 +111,9 @@ def test_init_with_nothing_installed_writes_nothing_and_says_what_to_install(
 def test_init_project_writes_a_trusted_config_and_a_starter_workflow_that_runs(
     cli, tmp_path: Path, bin_dir: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    fake(bin_dir, "claude", 'echo "[fake claude] $2"')
+    # Answers as `claude -p --output-format json` does, with the prompt (its last argument).
+    answer = "import json, sys; print(json.dumps({'result': '[fake claude] ' + sys.argv[-1]}))"
+    fake(bin_dir, "claude", f'exec {sys.executable} -c "{answer}" "$@"')
     project = tmp_path / "project"
     project.mkdir()
     (project / "README.md").write_text("# a project\n")
