@@ -250,14 +250,20 @@ def init(options: GlobalOptions, user_level: bool, force: bool) -> int:
     return init_command(options, project=not user_level, force=force)
 
 
-@cli.command(example="llm-mux doctor --offline")
+@cli.command(example="llm-mux doctor --probe claude")
 @click.option("--offline", is_flag=True, help="Do not contact HTTP backends.")
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="Send a one-line prompt to each backend (or each one named): costs tokens.",
+)
+@click.argument("backends", nargs=-1)
 @with_globals
-def doctor(options: GlobalOptions, offline: bool) -> int:
+def doctor(options: GlobalOptions, offline: bool, probe: bool, backends: tuple[str, ...]) -> int:
     """Check config, backends, roles, team, ecosystem and workflows."""
     from .commands import doctor_command
 
-    return doctor_command(options, offline=offline)
+    return doctor_command(options, offline=offline, probe=probe, backends=backends)
 
 
 def _listing(kind: str, summary: str) -> None:

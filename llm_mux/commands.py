@@ -268,11 +268,20 @@ def listing_command(options: GlobalOptions, kind: str) -> int:
     return 0
 
 
-def doctor_command(options: GlobalOptions, *, offline: bool) -> int:
+def doctor_command(
+    options: GlobalOptions, *, offline: bool, probe: bool = False, backends: tuple[str, ...] = ()
+) -> int:
     from .doctor import diagnose, render_checks
 
     places, merged = load_config_or_fail(options)
-    checks = diagnose(places, merged, offline=offline)
+    if backends and not probe:
+        raise MuxError("naming backends needs --probe: llm-mux doctor --probe NAME…")
+    unknown = [name for name in backends if name not in merged.config.backends]
+    if unknown:
+        raise MuxError(f"no backend named {', '.join(unknown)}: llm-mux backends lists them")
+    if probe and offline:
+        raise MuxError("--probe contacts every backend; it cannot be combined with --offline")
+    checks = diagnose(places, merged, offline=offline, probe=backends if probe else None)
     emit(render_checks(checks, as_json=options.output == "json"), options)
     return EXIT_FAILED if any(c.status == "broken" for c in checks) else 0
 

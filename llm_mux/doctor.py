@@ -4,17 +4,20 @@ Input: the merged config, the places, the environment, and whether the network
 may be used. Output: one line per check (✓ fine, ✗ broken, · information) or a
 JSON document, and exit 1 when anything is broken. Checks: every backend (CLI
 found on PATH; HTTP key set and, unless `--offline`, `GET /models` answering),
+and the backend's `model` among the models it lists — else the closest it serves),
 every role resolves to an available backend, the team and ecosystem detected,
-every project and user workflow validates. Key values are never shown.
+every project and user workflow validates. Key values are never shown. With
+`--probe` (`llm_mux.probe`) each backend, or each one named, also answers a prompt.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from llm_mux.compiler.diagnostics import did_you_mean
 from llm_mux.compiler.envvars import UnsetVariable, expand_env
 from llm_mux.compiler.passes.config import MergedConfig
 from llm_mux.compiler.passes.lower import backend_spec
@@ -38,7 +41,10 @@ class Check:
     detail: str
 
 
-def diagnose(places: Places, merged: MergedConfig, *, offline: bool) -> list[Check]:
+def diagnose(
+    places: Places, merged: MergedConfig, *, offline: bool, probe: Sequence[str] | None = None
+) -> list[Check]:
+    """`probe`: None for no prompts, else the backends to send one to (empty: all)."""
     from .backends.pool import BackendPool
 
     env = environment()
@@ -51,6 +57,12 @@ def diagnose(places: Places, merged: MergedConfig, *, offline: bool) -> list[Che
     ]
     available = {c.name for c in checks if c.status == "ok"}
     checks += [_role(name, role.backends, available) for name, role in merged.config.roles.items()]
+    if probe is not None:
+        from .probe import probe as send_probes
+
+        names = list(probe) or [c.name for c in checks if c.kind == "backend" and c.status == "ok"]
+        root = places.project_root
+        checks += send_probes(specs, names, root=root, env=env, untrusted=untrusted)
     checks += _context(places, merged)
     checks += _workflows(places)
     return checks
@@ -136,7 +148,33 @@ def _probe(spec: BackendSpec, env: Mapping[str, str]) -> str | None:
         return f"{url} refused the key (HTTP {response.status_code})"
     if response.status_code >= 400:
         return f"{url} answered HTTP {response.status_code}"
-    return None
+    return _missing_model(spec, env, url, response.content)
+
+
+def _missing_model(spec: BackendSpec, env: Mapping[str, str], url: str, body: bytes) -> str | None:
+    """The backend's model when the server's model list does not have it (and a close one)."""
+    served = _model_ids(body)
+    try:
+        model = expand_env(spec.model, env) if spec.model else None
+    except UnsetVariable:
+        return None
+    if model is None or not served or model in served:
+        return None
+    close = did_you_mean(model, served)
+    hint = (
+        f"; did you mean '{close}'?" if close else f" (it serves {', '.join(sorted(served)[:5])})"
+    )
+    return f"{url} does not serve the model '{model}'{hint}"
+
+
+def _model_ids(body: bytes) -> set[str]:
+    """The ids of an OpenAI-style (and Anthropic) `{"data": [{"id": …}]}` model list."""
+    try:
+        data = json.loads(body).get("data")
+    except (ValueError, AttributeError):
+        return set()
+    entries = data if isinstance(data, list) else []
+    return {str(e["id"]) for e in entries if isinstance(e, dict) and e.get("id")}
 
 
 def _role(name: str, backends: list[str], available: set[str]) -> Check:

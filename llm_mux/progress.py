@@ -66,7 +66,8 @@ def backend_fates(step: StepPlan, result: StepResult, redact: Redact = _same) ->
         if backend in result.backends:
             fates.append(f"{backend} ✓")
         elif backend in result.errors:
-            fates.append(f"{backend} ✗ {_first_line(result.errors[backend], redact)}")
+            error = result.errors[backend].removeprefix(f"backend '{backend}': ")
+            fates.append(f"{backend} ✗ {_first_line(error, redact)}")
         else:
             fates.append(f"{backend} not asked")
     return fates

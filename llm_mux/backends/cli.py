@@ -137,7 +137,8 @@ def _exit_error(
     # Redacted before the reason is picked and cut, so no secret is cut in half.
     stdout, stderr = redact(result.stdout), redact(result.stderr)
     reason = failure_reason(spec.output_format, stdout, stderr, prompt)
-    message = f"backend '{spec.name}': {spec.command} {how}" + (f"\n{reason}" if reason else "")
+    # The reason's first line on the first line: what a one-line summary shows.
+    message = f"backend '{spec.name}': {spec.command} {how}" + (f": {reason}" if reason else "")
     return BackendError(message, kind="exit", retryable=False)
 
 

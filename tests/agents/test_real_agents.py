@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.agents import AgentEnvironment, require
+from support.agents import MODEL, AgentEnvironment, require
 from support.openai_server import ModelServer, Reply
 
 # A prompt that looks like an option, one naming a subcommand of the tool, a Markdown list.
@@ -186,3 +186,20 @@ def test_ctrl_c_while_the_agents_tool_runs_leaves_no_process(
         run.kill()
         run.communicate()
     assert gone_within(int(pidfile.read_text()), agents.home, 1.0) == []
+
+
+def test_doctor_probe_asks_the_real_agents(cli, agents, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    require("claude"), require("codex")
+    project = init_project(cli, tmp_path / "plain")
+    agents.server.script(MODEL, Reply.fail(400, "model mock-gtp does not exist"))
+    result = cli("doctor", "--probe", "claude", "codex", cwd=project)
+    lines = result.out.splitlines()
+    assert any(
+        line.startswith("✓ probe claude: answered in ")
+        and "'Reply with the single word: ok'" in line
+        for line in lines
+    ), result.out
+    assert any(
+        line.startswith("✗ probe codex: codex exited with code 1: ") and "mock-gtp" in line
+        for line in lines
+    ), result.out

@@ -23,7 +23,7 @@ import pytest
 
 from support.openai_server import ModelServer
 
-__all__ = ["AGENT_TOOLS", "TOOLS_BIN", "AgentEnvironment", "require"]
+__all__ = ["AGENT_TOOLS", "MODEL", "TOOLS_BIN", "AgentEnvironment", "require"]
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS_BIN = REPO / ".tools" / "node_modules" / ".bin"
