@@ -158,7 +158,8 @@ def test_a_cli_agent_reports_no_usage_so_a_budget_refuses_it(
 max_cost = 1
 
 [backends.agent]
-command = "echo"
+command = "cat"
+prompt_mode = "stdin"
 
 [[steps]]
 name = "ask"
