@@ -21,6 +21,8 @@ from typing import NoReturn
 import msgspec
 from jinja2 import Undefined
 
+from . import json_limits
+
 __all__ = [
     "FILTERS",
     "ShellRaw",
@@ -148,7 +150,9 @@ def fromjson(value: object) -> object:
     if fenced is not None:
         text = fenced.group("body")
     try:
-        return _json.loads(text)
+        return json_limits.loads(text)
+    except json_limits.JsonTooDeep as exc:
+        raise ValueError(f"fromjson: {exc}") from None
     except _json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise ValueError(f"fromjson: the text is not JSON ({exc.msg} at {where})") from None

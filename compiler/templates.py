@@ -16,8 +16,10 @@ lands in (`shell_values.render_shell`); `| raw` opts out.
 from __future__ import annotations
 
 import functools
+import re
 
-from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .filters import FILTERS
@@ -54,7 +56,7 @@ def make_environment(*, shell: bool = False) -> ImmutableSandboxedEnvironment:
     """
     from .shell_values import finalize
 
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -73,8 +75,67 @@ def analyze_template(source: str) -> TemplateInfo:
     """
     from .simple_templates import analyze_simple
 
+    _check_size(source)
     simple = analyze_simple(source)
     return simple if simple is not None else analyze_with_jinja(source)
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, where an unsafe attribute is an error, not undefined.
+
+    (Jinja answers `map(attribute='__class__')` with undefined values, which a list
+    prints as `[Undefined]` — undefined is an error here.)
+    """
+
+    def unsafe_undefined(self, obj: object, attribute: str) -> Undefined:
+        raise SecurityError(
+            f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
+        )
+
+
+MAX_BRACKETS = 20  # ( [ { inside one {{ }} or {% %}
+MAX_OPERATIONS = 200  # filters, operators and accesses in one tag
+MAX_BLOCKS = 50  # {% if %}, {% for %}, … inside one another
+
+_TAG = re.compile(r"\{\{.*?(?:\}\}|\Z)|\{%.*?(?:%\}|\Z)", re.DOTALL)  # or unclosed
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.DOTALL)
+_OPERATION = re.compile(r"[|+\-*/~.%(\[{,<>=!]|\b(?:and|or|not|in|is|if)\b")
+_OPENS = re.compile(r"\{%-?\s*(if|for|macro|call|filter|with|block|raw)\b")
+_CLOSES = re.compile(r"\{%-?\s*end(if|for|macro|call|filter|with|block|raw)\b")
+
+
+def _check_size(source: str) -> None:
+    """Refuse templates nested or chained beyond what Jinja's recursive parser can take."""
+    blocks = 0
+    for tag in _TAG.finditer(source):
+        body = _STRING.sub("''", tag.group()[2:-2])
+        line = source.count("\n", 0, tag.start()) + 1
+        if _depth(body) > MAX_BRACKETS:
+            raise TemplateSyntax(
+                f"brackets nest more than {MAX_BRACKETS} deep; split the expression "
+                "with {% set %}",
+                line,
+            )
+        if len(_OPERATION.findall(body)) > MAX_OPERATIONS:
+            raise TemplateSyntax(
+                f"more than {MAX_OPERATIONS} filters and operators in one tag; split it "
+                "with {% set %}",
+                line,
+            )
+        blocks += bool(_OPENS.match(tag.group())) - bool(_CLOSES.match(tag.group()))
+        if blocks > MAX_BLOCKS:
+            raise TemplateSyntax(f"blocks nest more than {MAX_BLOCKS} deep", line)
+
+
+def _depth(text: str) -> int:
+    deepest = depth = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    return deepest
 
 
 def analyze_with_jinja(source: str) -> TemplateInfo:

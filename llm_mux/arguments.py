@@ -21,6 +21,7 @@ __all__ = ["bind_args", "describe_args", "parse_assignments", "resolve_args"]
 def parse_assignments(words: Sequence[str]) -> dict[str, str]:
     values: dict[str, str] = {}
     for word in words:
+        _check_text(word)
         key, equals, value = word.partition("=")
         if not equals or not key:
             raise UsageError(
@@ -29,6 +30,20 @@ def parse_assignments(words: Sequence[str]) -> dict[str, str]:
             )
         values[key] = value
     return values
+
+
+def _check_text(word: str) -> None:
+    """Arguments are text: bytes that are not UTF-8 reach Python as lone surrogates."""
+    try:
+        word.encode("utf-8")
+    except UnicodeEncodeError as error:
+        byte = ord(word[error.start]) - 0xDC00
+        shown = word.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        raise UsageError(
+            f"the argument '{shown}' is not UTF-8 text (byte 0x{byte:02x} at position "
+            f"{error.start + 1})",
+            hint="pass text; for binary data, pass the path of a file instead",
+        ) from None
 
 
 def bind_args(

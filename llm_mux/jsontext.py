@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 
+from llm_mux.compiler import json_limits
+
 __all__ = ["describe_json", "extract_json", "json_array"]
 
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\r?\n(.*?)\r?\n?```", re.DOTALL)
@@ -20,7 +22,7 @@ def extract_json(text: str) -> object:
     stripped = text.strip()
     for candidate in [stripped, *_FENCE.findall(text)]:
         try:
-            parsed: object = json.loads(candidate)
+            parsed: object = json_limits.loads(candidate)
         except ValueError:
             continue
         return parsed
@@ -31,6 +33,7 @@ def extract_json(text: str) -> object:
 
 
 def _first_embedded(text: str) -> object | None:
+    json_limits.check_depth(text)  # every [ and { below is a start to try
     decoder = json.JSONDecoder()
     for match in re.finditer(r"[\[{]", text):
         try:
@@ -47,7 +50,7 @@ def json_array(text: str) -> list[object] | None:
     candidates = [stripped] + _FENCE.findall(text)
     for candidate in candidates:
         try:
-            value = json.loads(candidate)
+            value = json_limits.loads(candidate)
         except ValueError:
             continue
         if isinstance(value, list):

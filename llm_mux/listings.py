@@ -118,12 +118,17 @@ def ecosystem_rows(places: Places, merged: MergedConfig) -> list[Row]:
 def workflow_rows(places: Places, merged: MergedConfig) -> list[Row]:
     import tomllib
 
+    from llm_mux.compiler.passes.load import too_deep
+
     rows: list[Row] = []
     seen: set[str] = set()
     for origin, directory in _workflow_dirs(places):
         for path in sorted(directory.glob("*.toml")) if directory.is_dir() else []:
             try:
-                description = tomllib.loads(path.read_text("utf-8")).get("description")
+                text = path.read_text("utf-8")
+                if too_deep(text) is not None:
+                    raise tomllib.TOMLDecodeError("nests too deep")
+                description = tomllib.loads(text).get("description")
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
                 description = "(does not parse: run llm-mux validate)"
             rows.append(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import os
 import shutil
@@ -27,7 +28,9 @@ from pathlib import Path
 from . import reaper, spawn
 
 __all__ = [
+    "TOO_LONG_HINT",
     "CommandNotFound",
+    "CommandTooLong",
     "ProcessResult",
     "ProcessTimeout",
     "run_process",
@@ -49,6 +52,24 @@ class CommandNotFound(Exception):
     def __init__(self, command: str) -> None:
         super().__init__(f"command not found: {command}")
         self.command = command
+
+
+TOO_LONG_HINT = (
+    "pass large values through a file or stdin instead of the command line "
+    "(e.g. have the step that makes the value write it to a file, and read that file here)"
+)
+
+
+class CommandTooLong(OSError):
+    """The system refused to start a command this long (E2BIG): a step failure, not a bug."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        size = sum(len(os.fsencode(arg)) + 1 for arg in argv)
+        super().__init__(
+            errno.E2BIG,
+            f"the command is {size:,} bytes, more than the system lets one command take "
+            "(a single argument may hold at most 128 KiB)",
+        )
 
 
 class ProcessTimeout(Exception):
@@ -83,6 +104,10 @@ async def run_process(
         raise CommandNotFound(argv[0]) from error
     except PermissionError as error:
         raise CommandNotFound(f"{argv[0]} (not executable)") from error
+    except OSError as error:
+        if error.errno == errno.E2BIG:
+            raise CommandTooLong(argv) from error
+        raise
     family.started(child.pid)
     try:
         async with asyncio.timeout(timeout):

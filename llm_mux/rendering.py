@@ -64,6 +64,8 @@ def evaluate_expression(expr: Expr, context: Mapping[str, object], *, key: str) 
         return value
     except jinja2.UndefinedError as error:
         raise RenderError(f"{key}: {error.message}") from None
+    except SecurityError as error:
+        raise RenderError(f"{key}: not allowed in an expression: {error}") from None
     except ExprEvalError as error:
         raise RenderError(f"{key}: {error}") from None
 
@@ -72,5 +74,7 @@ def holds(expr: Expr, context: Mapping[str, object], *, key: str) -> bool:
     """The truth of an `if`/`when`, as `{% if %}` decides it."""
     try:
         return evaluate_condition(expr, context, make_environment())
+    except SecurityError as error:
+        raise RenderError(f"{key}: not allowed in an expression: {error}") from None
     except ExprEvalError as error:
         raise RenderError(f"{key}: {error}") from None

@@ -52,8 +52,11 @@ def is_config_file(path: Path) -> bool:
         return True
     import tomllib
 
+    from llm_mux.compiler.passes.load import too_deep
+
     try:
-        keys = set(tomllib.loads(path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        keys = set(tomllib.loads(text)) if too_deep(text) is None else set()
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False
     return bool(keys) and keys <= _CONFIG_KEYS

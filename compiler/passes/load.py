@@ -12,7 +12,7 @@ import tomllib
 from ..diagnostics import Location, Sink
 from ..source import SourceFile
 
-__all__ = ["load_toml"]
+__all__ = ["MAX_NESTING", "load_toml", "too_deep"]
 
 _DECLARED = re.compile(r"cannot declare \((.*)\) twice")
 _NEWLINE_IN_STRING = re.compile(r"(illegal|found invalid) character '\\n'")
@@ -22,7 +22,24 @@ _KEY = re.compile(r"([A-Za-z0-9_.-]+)\s*=")
 _AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)|\s*\(at end of document\)")
 
 
+MAX_NESTING = 100  # arrays and inline tables inside one another
+
+_TOML_TOKEN = re.compile(
+    r'"""(?:[^\\]|\\.)*?"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}]',
+    re.DOTALL,
+)
+
+
 def load_toml(source: SourceFile, sink: Sink) -> dict[str, object] | None:
+    deep = too_deep(source.text)
+    if deep is not None:
+        sink.error(
+            "E001",
+            f"invalid TOML: arrays or inline tables nest more than {MAX_NESTING} deep here",
+            source.location(deep),
+            hint="flatten the value: llm-mux reads at most that many levels",
+        )
+        return None
     try:
         return tomllib.loads(source.text)
     except tomllib.TOMLDecodeError as error:
@@ -35,6 +52,22 @@ def load_toml(source: SourceFile, sink: Sink) -> dict[str, object] | None:
             hint=_hint(message),
         )
         return None
+
+
+def too_deep(text: str) -> int | None:
+    """The offset of the bracket that opens level `MAX_NESTING + 1`, if any does."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return None  # cannot nest deeper than it has brackets
+    depth = 0
+    for token in _TOML_TOKEN.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return token.start()
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    return None
 
 
 def _split(text: str, source: SourceFile) -> tuple[str, int, int]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from llm_mux.compiler import json_limits
 from llm_mux.compiler.plan import BackendSpec
 from llm_mux.redact import Redactor
 
@@ -184,7 +184,7 @@ class _HttpTransport:
 
     def _json(self, response: httpx.Response, prepared: _Prepared) -> JsonObject:
         try:
-            data = json.loads(response.content)
+            data = json_limits.loads(response.content)
         except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
             raise self._malformed(response, prepared, "the body is not JSON") from None
         if not isinstance(data, dict):
@@ -348,7 +348,7 @@ def _usage(value: object, prompt_key: str, completion_key: str) -> Usage | None:
 def _error_detail(body: bytes, clean: Callable[[str], str]) -> str:
     """The server's own error message (OpenAI and Anthropic shapes), else the body's start."""
     try:
-        data = json.loads(body)
+        data = json_limits.loads(body)
     except (ValueError, RecursionError):
         return _snippet(body, clean)
     error = data.get("error") if isinstance(data, dict) else None

@@ -15,6 +15,8 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
+from llm_mux.compiler import json_limits
+
 from ..jsontext import describe_json
 from .fences import fenced_blocks
 from .model import DeleteFile, Edit, EditError, Replace, WriteFile
@@ -39,13 +41,17 @@ def _edits_value(text: str) -> object | None:
     broken: str | None = None
     for language, body in [("", text), *fenced_blocks(text)]:
         try:
-            value: object = json.loads(body)
+            value: object = json_limits.loads(body)
         except ValueError as error:
             if language == "json":
                 broken = f"the ```json block is not valid JSON: {error}"
             continue
         if _looks_like_edits(value, embedded=False):
             return value
+    try:
+        json_limits.check_depth(text)  # every [ and { is a start to try below
+    except json_limits.JsonTooDeep as error:
+        raise EditError(f"the answer's JSON cannot be read: {error}") from None
     value = _embedded(text)
     if value is None and broken is not None:
         raise EditError(broken)

@@ -22,7 +22,7 @@ from llm_mux.compiler.plan import Apply, Query, Route, StepPlan
 
 from ..backends import BackendOutcome, Request
 from ..edits import Change, EditError, Transaction, parse_edits, plan_changes
-from ..process import CommandNotFound, run_process
+from ..process import TOO_LONG_HINT, CommandNotFound, CommandTooLong, run_process
 from ..rendering import render
 from ..results import StepResult
 from ..runtime import Runtime
@@ -97,6 +97,8 @@ async def run_verify(command: str, cwd: Path, env: Mapping[str, str]) -> tuple[i
         done = await run_process(["sh", "-c", command], cwd=cwd, env=env)
     except CommandNotFound as error:
         return 127, str(error)
+    except CommandTooLong as error:
+        return 126, f"{error.strerror}; {TOO_LONG_HINT}"
     output = "\n".join(part for part in (done.stdout, done.stderr.rstrip()) if part)
     return done.exit_code, output[-_SHOWN:]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from llm_mux.compiler import json_limits
 from llm_mux.compiler.plan import BackendSpec, Query, StepPlan
 
 from ..backends import BackendOutcome, Check, Request, RouteResult
@@ -94,7 +95,7 @@ def _json(texts: Sequence[tuple[str, str]], action: Query, parallel: bool) -> ob
     values = []
     for _, text in texts:
         try:
-            values.append(extract_json(text) if action.output_schema else json.loads(text))
+            values.append(extract_json(text) if action.output_schema else json_limits.loads(text))
         except ValueError:
             values.append(None)
     if not values:

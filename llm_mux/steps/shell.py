@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from llm_mux.compiler.plan import Shell, StepPlan
 
-from ..process import CommandNotFound, run_process
+from ..process import TOO_LONG_HINT, CommandNotFound, CommandTooLong, run_process
 from ..results import StepResult
 from ..runtime import Runtime
 from . import failed, step_inputs
@@ -31,6 +31,8 @@ async def run_shell(
         done = await run_process([action.shell, "-c", command], cwd=runtime.root, env=runtime.env)
     except CommandNotFound:
         return failed(step, f"shell '{action.shell}' not found on PATH", inputs=inputs)
+    except CommandTooLong as error:
+        return failed(step, f"{error.strerror}; {TOO_LONG_HINT}", inputs=inputs)
     if done.exit_code != 0:
         message = f"exit code {done.exit_code}" + stderr_tail(done.stderr)
         return failed(step, message, exit_code=done.exit_code, output=done.stdout, inputs=inputs)
