@@ -140,7 +140,10 @@ def _heredoc_lines(text: str, hole: Hole) -> str:
 def _may_end(line: str, hole: Hole) -> bool:
     if hole.strip_tabs and line.startswith("\t"):
         return True
-    return hole.delimiter.startswith(line.lstrip("\t") if hole.strip_tabs else line)
+    line = line.lstrip("\t") if hole.strip_tabs else line
+    # A line starting with the delimiter is guarded too: dash drops the first non-ASCII
+    # byte after it (`EOFé` arrives as `EOF\xa9`).
+    return hole.delimiter.startswith(line) or line.startswith(hole.delimiter)
 
 
 def _integer(text: str) -> str:
@@ -169,9 +172,21 @@ def _check_bodies(
         begin = body.start + shift[bisect.bisect_left(starts, body.start)]
         end = body.end + shift[bisect.bisect_left(starts, body.end)]
         for line in out[begin:end].split("\n"):
-            if (line.lstrip("\t") if body.strip_tabs else line) == body.delimiter:
-                raise ShellValueError(
-                    f"a value holds the line {body.delimiter!r}, which would end the "
-                    "here-document early; pass the value through a file or stdin, or use "
-                    "an unquoted <<delimiter (values are made safe there)"
-                )
+            _check_body_line(line.lstrip("\t") if body.strip_tabs else line, body.delimiter)
+
+
+def _check_body_line(line: str, delimiter: str) -> None:
+    fix = (
+        "pass the value through a file or stdin, or use an unquoted <<delimiter "
+        "(values are made safe there)"
+    )
+    if line == delimiter:
+        raise ShellValueError(
+            f"a value holds the line {delimiter!r}, which would end the here-document "
+            f"early; {fix}"
+        )
+    if line.startswith(delimiter) and not line[len(delimiter) :][:1].isascii():
+        raise ShellValueError(
+            f"a value holds a line starting with {delimiter!r} and a non-ASCII character, "
+            f"which sh (dash) garbles in a here-document; {fix}"
+        )

@@ -78,13 +78,20 @@ def _line(value: str) -> str:
     return value + "\n"
 
 
-def _has_line(value: str, line: str) -> bool:
-    return line in value.split("\n")
+def _ends(line: str) -> bool:
+    """The line would end a body (or dash would garble it: EOF then a non-ASCII byte)."""
+    return line == "EOF" or (line.startswith("EOF") and not line[3:4].isascii())
+
+
+def _has_line(value: str) -> bool:
+    return any(_ends(each) for each in value.split("\n"))
 
 
 def _inner_eof(value: str) -> bool:
-    """A line of the value between text on both sides holds the end line."""
-    return "EOF" in value.split("\n")[1:-1]
+    """A line of the value between text on both sides would end the body."""
+    lines = value.split("\n")
+    last = lines[-1] if len(lines) > 1 else ""  # text follows it on its line
+    return any(_ends(line) for line in lines[1:-1]) or (_ends(last) and last != "EOF")
 
 
 @dataclass(frozen=True)
@@ -126,13 +133,13 @@ POSITIONS = [
         "quoted here-document",
         "cat <<'EOF'\n{{ v }}\nEOF",
         _line,
-        refuses=lambda v: _has_line(v, "EOF"),
+        refuses=_has_line,
     ),
     Position(
         "quoted here-document <<-",
         "cat <<-'EOF'\n{{ v }}\n\tEOF",
         None,
-        refuses=lambda v: any(line.lstrip("\t") == "EOF" for line in v.split("\n")),
+        refuses=lambda v: any(_ends(line.lstrip("\t")) for line in v.split("\n")),
     ),
     Position(
         "here-document, quoted substitution",
@@ -191,6 +198,10 @@ def _run(shell: str, value: str, where: Path) -> None:
 @example(value="a\n\tEOF\n\tb")
 @example(value='it\'s "quoted" \\ $HOME `x`')
 @example(value="42")
+@example(value="EOF\x80")
+@example(value="a\nEOFé\nb")
+@example(value="a\nEOF")
+@example(value="a\nEOFé")
 def test_no_position_executes_a_value_and_every_value_arrives_whole(shell: str, value: str) -> None:
     if shutil.which(shell) is None:
         pytest.skip(f"{shell} is not installed")
