@@ -261,6 +261,22 @@ def _datetime(value: object) -> datetime | date:
     raise ValueError(message)
 
 
+# The review's filters (report/review_filters.py), imported on first use: most
+# workflows never call them, and validate's start-up should not pay for them.
+_REVIEW_FILTERS = ("review_merge", "review_reconcile", "review_format", "review_count")
+
+
+def _review_filter(name: str) -> Callable[..., object]:
+    def call(*args: object) -> object:
+        from .report import review_filters
+
+        function: Callable[..., object] = getattr(review_filters, name)
+        return function(*args)
+
+    call.__name__ = name
+    return call
+
+
 FILTERS: Mapping[str, Callable[..., object]] = {
     "shell_escape": shell_escape,
     "raw": raw,
@@ -273,4 +289,5 @@ FILTERS: Mapping[str, Callable[..., object]] = {
     "d": default,  # Jinja's short alias, kept pointing at the same implementation
     "truncate_chars": truncate_chars,
     "strftime": strftime,
+    **{name: _review_filter(name) for name in _REVIEW_FILTERS},
 }

@@ -160,11 +160,11 @@ def render_report(report: Report, fmt: ReportFormat = "text") -> str:
     if fmt == "json":
         return _json([d.to_json() for d in report.diagnostics])
     if fmt == "sarif":
-        from .report.diagnostics import diagnostics_sarif
+        from llm_mux.compiler.report.diagnostics import diagnostics_sarif
 
         return _json(diagnostics_sarif(report.diagnostics))
     if fmt == "github":
-        from .report.diagnostics import diagnostics_annotations
+        from llm_mux.compiler.report.diagnostics import diagnostics_annotations
 
         return diagnostics_annotations(report.diagnostics) + _summary(report) + "\n"
     lines = [d.render() for d in report.diagnostics]

@@ -12,8 +12,8 @@ from support.sarif_schema import sarif_errors
 
 from llm_mux.compiler.diagnostics import CODES, Diagnostic, Location, Severity
 from llm_mux.compiler.explanations import EXPLANATIONS
-from llm_mux.report.annotations import Annotation, render_annotations
-from llm_mux.report.diagnostics import diagnostics_sarif, rules
+from llm_mux.compiler.report.annotations import Annotation, render_annotations
+from llm_mux.compiler.report.diagnostics import diagnostics_sarif, rules
 
 _COMMAND = re.compile(r"^::(error|warning|notice) (.*?)::(.*)$")
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib.metadata import version
 
-from llm_mux.compiler.diagnostics import CODES, Diagnostic
-from llm_mux.compiler.explanations import EXPLANATIONS
-
+from ..diagnostics import CODES, Diagnostic
+from ..explanations import EXPLANATIONS
 from .annotations import Annotation, render_annotations
 from .sarif import SarifResult, SarifRule, sarif_log
 
