@@ -270,6 +270,9 @@ def _review_filter(name: str) -> Callable[..., object]:
     def call(*args: object) -> object:
         from .report import review_filters
 
+        for arg in args:
+            if isinstance(arg, Undefined):
+                _fail_undefined(arg)
         function: Callable[..., object] = getattr(review_filters, name)
         return function(*args)
 

@@ -9,7 +9,7 @@
 - `review | review_count(severity)`: how many findings are that severe or worse.
 
 Input and output are plain JSON values, so a step can print one as JSON and the next
-read it back from `steps.NAME.json`.
+hand its output (the JSON text) to the next filter.
 """
 
 from __future__ import annotations
@@ -53,9 +53,12 @@ def review_count(review: object, severity: str) -> int:
 
 
 def _read(value: object, cls: type[T], made_by: str) -> T:
+    """What `made_by` returned, as a value or as the JSON text a step printed it as."""
     try:
+        if isinstance(value, str):
+            return msgspec.json.decode(value, type=cls)
         return msgspec.convert(value, cls)
-    except msgspec.ValidationError as error:
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
         raise ValueError(f"expected what {made_by} returns: {error}") from None
 
 

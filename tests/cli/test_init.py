@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.openai_server import ModelServer
+from support.openai_server import ModelServer, Reply
 
 from llm_mux.init import OLLAMA_URL_VARIABLE
 
@@ -168,8 +168,19 @@ def test_a_new_user_gets_a_working_review_from_init(
     ):
         subprocess.run(["git", *args], cwd=repo, check=True)
     (repo / "app.py").write_text("print('hello')\n")
+    found = {
+        "file": "app.py",
+        "line": 1,
+        "severity": "low",
+        "title": "greeting changed",
+        "explanation": "hi became hello",
+    }
+    reconciled = {"findings": [{"id": "F1"}], "dropped": [], "verdict": "ship it"}
+    openai_server.script(
+        "echo", Reply(json.dumps({"findings": [found]})), Reply(json.dumps(reconciled))
+    )
     result = cli("run", "review", cwd=repo)
     assert result.code == 0, result.err
-    assert "reviewers read the same diff" in result.out  # the echoing model's reconcile
+    assert "1. **low** `app.py:1` — greeting changed (1 of 1: ollama-api)" in result.out
     assert "cost 0" in result.err  # a local model, priced at 0: the cost is known
     assert len(openai_server.requests("echo")) == 2  # one reviewer, one reconcile
