@@ -21,6 +21,7 @@ import functools
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -50,9 +51,21 @@ async def start(
 ) -> Child:
     """Start `argv` and report what it does to `protocol` (raises what Popen raises)."""
     loop = asyncio.get_running_loop()
+    command = _Command(argv, executable, cwd, env, stdin)
     if pidfds_work():
-        return await _Watched.start(loop, protocol, argv, executable, cwd, env, stdin)
-    return await _Transported.start(loop, protocol, argv, executable, cwd, env, stdin)
+        return await _Watched.start(loop, protocol, command)
+    return await _Transported.start(loop, protocol, command)
+
+
+@dataclass(frozen=True, slots=True)
+class _Command:
+    """What to start, and how: `start`'s arguments."""
+
+    argv: Sequence[str]
+    executable: str | None
+    cwd: Path
+    env: Mapping[str, str] | None
+    stdin: bytes | None
 
 
 @functools.cache
@@ -105,17 +118,13 @@ class _Watched:
         cls,
         loop: asyncio.AbstractEventLoop,
         protocol: asyncio.SubprocessProtocol,
-        argv: Sequence[str],
-        executable: str | None,
-        cwd: Path,
-        env: Mapping[str, str] | None,
-        stdin: bytes | None,
+        command: _Command,
     ) -> _Watched:
         """Start the child on a spawning thread; the event loop goes on meanwhile."""
-        pipes = _Pipes(with_stdin=stdin is not None)
-        popen = functools.partial(pipes.popen, argv, executable, cwd, env)
+        pipes = _Pipes(with_stdin=command.stdin is not None)
+        popen = functools.partial(pipes.popen, command)
         process = await _settled(loop.run_in_executor(_spawner(), popen))
-        return cls(loop, protocol, process, pipes, stdin)
+        return cls(loop, protocol, process, pipes, command.stdin)
 
     def returncode(self) -> int | None:
         return self.process.returncode
@@ -188,18 +197,15 @@ class _Transported:
         cls,
         loop: asyncio.AbstractEventLoop,
         protocol: asyncio.SubprocessProtocol,
-        argv: Sequence[str],
-        executable: str | None,
-        cwd: Path,
-        env: Mapping[str, str] | None,
-        stdin: bytes | None,
+        command: _Command,
     ) -> _Transported:
+        stdin = command.stdin
         transport, _ = await loop.subprocess_exec(
             lambda: protocol,
-            *argv,
-            executable=executable,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
+            *command.argv,
+            executable=command.executable,
+            cwd=command.cwd,
+            env=dict(command.env) if command.env is not None else None,
             stdin=subprocess.PIPE if stdin is not None else _devnull(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -228,20 +234,14 @@ class _Pipes:
         self.err_read, self.err_write = os.pipe2(os.O_CLOEXEC)
         self.in_read, self.in_write = os.pipe2(os.O_CLOEXEC) if with_stdin else (-1, -1)
 
-    def popen(
-        self,
-        argv: Sequence[str],
-        executable: str | None,
-        cwd: Path,
-        env: Mapping[str, str] | None,
-    ) -> subprocess.Popen[bytes]:
+    def popen(self, command: _Command) -> subprocess.Popen[bytes]:
         """Start the child (on a spawning thread); on failure every pipe is closed."""
         try:
             return subprocess.Popen(
-                list(argv),
-                executable=executable,
-                cwd=cwd,
-                env=dict(env) if env is not None else None,
+                list(command.argv),
+                executable=command.executable,
+                cwd=command.cwd,
+                env=dict(command.env) if command.env is not None else None,
                 stdin=self.in_read if self.in_read != -1 else _devnull(),
                 stdout=self.out_write,
                 stderr=self.err_write,
