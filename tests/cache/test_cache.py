@@ -259,3 +259,14 @@ def test_cache_list_and_clear(cli, tmp_path: Path, openai_server: ModelServer) -
     )
     run(cli, tmp_path)
     assert calls(openai_server) == 2
+
+
+def test_a_workflow_arg_in_the_prompt_is_part_of_the_key(
+    cli, tmp_path: Path, openai_server: ModelServer
+) -> None:
+    project(tmp_path, openai_server, ask("about {{ args.topic }}"))
+    run(cli, tmp_path, "topic=ledgers")
+    run(cli, tmp_path, "topic=budgets")
+    assert [r.prompt for r in openai_server.requests()] == ["about ledgers", "about budgets"]
+    again = run(cli, tmp_path, "topic=ledgers")
+    assert calls(openai_server) == 2 and again["output"] == "about ledgers"
