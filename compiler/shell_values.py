@@ -182,8 +182,7 @@ def _check_body_line(line: str, delimiter: str) -> None:
     )
     if line == delimiter:
         raise ShellValueError(
-            f"a value holds the line {delimiter!r}, which would end the here-document "
-            f"early; {fix}"
+            f"a value holds the line {delimiter!r}, which would end the here-document early; {fix}"
         )
     if line.startswith(delimiter) and not line[len(delimiter) :][:1].isascii():
         raise ShellValueError(

@@ -1,5 +1,5 @@
 """`python -m llm_mux`: the same as the `llm-mux` command."""
 
-from .cli import main
+from .entry import main
 
 main()

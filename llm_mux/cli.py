@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from .commandline import Group, with_globals
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, MuxError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, MuxError, Terminated
 from .options import GlobalOptions
 
 if TYPE_CHECKING:
@@ -412,9 +412,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = error.exit_code
     except click.exceptions.Exit as error:
         code = error.exit_code
-    except (click.Abort, KeyboardInterrupt):
+    except (click.Abort, KeyboardInterrupt) as interrupted:
         click.echo("llm-mux: interrupted", err=True)
-        code = EXIT_INTERRUPTED
+        cause = interrupted.__cause__ if isinstance(interrupted, click.Abort) else interrupted
+        code = EXIT_TERMINATED if isinstance(cause, Terminated) else EXIT_INTERRUPTED
     except MuxError as error:
         _show_error(error)
         code = error.exit_code

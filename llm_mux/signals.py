@@ -14,17 +14,38 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import TypeVar
 
 from . import reaper
 from .errors import EXIT_INTERRUPTED
 from .spawn import pidfds_work
 
-__all__ = ["run_until_interrupted"]
+__all__ = ["last_words", "run_until_interrupted"]
 
 T = TypeVar("T")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+_LAST_WORDS: list[Callable[[], None]] = []
+
+
+@contextlib.contextmanager
+def last_words(callback: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, `callback` is called if a second signal exits at once."""
+    _LAST_WORDS.append(callback)
+    try:
+        yield
+    finally:
+        _LAST_WORDS.remove(callback)
+
+
+def _say_last_words() -> None:
+    for callback in _LAST_WORDS:
+        try:
+            callback()
+        except Exception as error:  # exiting anyway: say it, do the rest
+            sys.stderr.write(f"llm-mux: could not record the run as cancelled: {error}\n")
 
 
 def run_until_interrupted(work: Coroutine[object, object, T]) -> T:
@@ -70,11 +91,13 @@ async def _until_signalled(work: Coroutine[object, object, T]) -> T:
         received.append(number)
         if len(received) > 1:
             sys.stderr.write("llm-mux: interrupted again, exiting now\n")
-            reaper.kill_everything()  # no child outlives us, even on the way out
+            reaper.kill_everything()  # SIGKILL: no child outlives us, even on the way out
+            _say_last_words()  # the ledger records the run as cancelled
             os._exit(EXIT_INTERRUPTED)
         sys.stderr.write("llm-mux: interrupted, cancelling the run (again to quit at once)\n")
         task.cancel()
 
+    previous = {number: signal.getsignal(number) for number in _SIGNALS}
     for number in _SIGNALS:
         loop.add_signal_handler(number, on_signal, number)
     try:
@@ -82,3 +105,4 @@ async def _until_signalled(work: Coroutine[object, object, T]) -> T:
     finally:
         for number in _SIGNALS:
             loop.remove_signal_handler(number)
+            signal.signal(number, previous[number])  # the quiet exit of `entry`, again

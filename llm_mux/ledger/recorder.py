@@ -40,6 +40,7 @@ from ..interpreter import RunOutcome
 from ..redact import Redactor
 from ..results import StepResult, Usage, result_record
 from ..runtime import Observer
+from ..signals import last_words
 from .candidates import candidate_rows
 from .schema import OUTPUT_LIMIT, ledger_path
 from .writer import LedgerWriter
@@ -345,12 +346,27 @@ def recording(
     returns one."""
     recorder = _start_run(state_dir, run, plan, meta, inner)
     try:
-        yield recorder
+        with last_words(lambda: _cancelled_at_once(state_dir, run.id)):
+            yield recorder
     except BaseException as error:
         abort_run(recorder, error)
         raise
     finally:
         recorder.close()
+
+
+def _cancelled_at_once(state_dir: Path, run_id: str) -> None:
+    """A second Ctrl-C: the process exits now, so the run's row is written here and now."""
+    connection = sqlite3.connect(ledger_path(state_dir), timeout=2)
+    try:
+        with connection:
+            connection.execute(
+                "UPDATE runs SET status = 'cancelled', finished_at = ?, error = ? "
+                "WHERE id = ? AND status = 'running'",
+                (_now(), "interrupted twice: stopped at once", run_id),
+            )
+    finally:
+        connection.close()
 
 
 # -- helpers ----------------------------------------------------------------------

@@ -83,3 +83,65 @@ def test_a_second_interrupt_exits_at_once(tmp_path: Path) -> None:
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=15)
     assert process.returncode == 130
+
+
+# -- issue 12, case 13 ---------------------------------------------------------------------
+STUBBORN = """
+[[steps]]
+name = "stubborn"
+type = "shell"
+run = "sh -c 'trap \\"\\" TERM INT; echo $$ > child.pid; while :; do sleep 0.1; done' & wait"
+"""
+
+
+def ledger_status(tmp_path: Path) -> list[tuple[str, str | None]]:
+    import sqlite3
+
+    connection = sqlite3.connect(tmp_path / "state" / "llm-mux" / "runs.db")
+    try:
+        return list(connection.execute("SELECT status, error FROM runs"))
+    finally:
+        connection.close()
+
+
+def test_a_second_interrupt_kills_what_ignores_sigterm_and_records_cancelled(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "wf.toml").write_text(STUBBORN)
+    command = [sys.executable, "-c", "from llm_mux.cli import main; main()", "run", "wf.toml"]
+    env = dict(os.environ, HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / "state"))
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    wait_for(tmp_path / "child.pid")
+    child = int((tmp_path / "child.pid").read_text())
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)  # while the first is being handled
+    _, err = process.communicate(timeout=15)
+    assert process.returncode == 130
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 5
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(child), "a child that ignores SIGTERM survived the second Ctrl-C"
+    assert [status for status, _ in ledger_status(tmp_path)] == ["cancelled"]
+
+
+@pytest.mark.parametrize(("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_before_the_run_exits_quietly(tmp_path: Path, number: int, code: int) -> None:
+    # A workflow big enough that validating it takes seconds: the signal lands mid-compile.
+    steps = "".join(
+        f'[[steps]]\nname = "s{i}"\ntype = "shell"\nrun = "echo {{{{ args.a | default(1) }}}}"\n'
+        for i in range(20000)
+    )
+    (tmp_path / "wf.toml").write_text(steps)
+    command = [sys.executable, "-m", "llm_mux", "validate", "wf.toml"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(1.0)  # past the interpreter's start-up, inside llm-mux
+    assert process.poll() is None, "validate finished before the signal"
+    process.send_signal(number)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == code
+    assert "Traceback" not in err and "llm-mux: interrupted" in err
