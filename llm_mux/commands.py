@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -38,10 +39,25 @@ __all__ = ["plan_command", "validate_command"]
 
 
 def places_for(options: GlobalOptions) -> Places:
+    """Where the command works; a bad `-C` or `--output-file` is refused before anything runs."""
     cwd = options.directory or Path.cwd()
     if not cwd.is_dir():
-        raise MuxError(f"-C: not a directory: {cwd}")
+        raise UsageError(f"-C: not a directory: {cwd}")
+    if options.output_file is not None:
+        _prepare_output_file(options.output_file)
     return find_places(cwd, environment())
+
+
+def _prepare_output_file(path: Path) -> None:
+    """Create the `--output-file`'s missing parent directories, or say why it cannot be written."""
+    if path.is_dir():
+        raise UsageError(f"--output-file: {path} is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--output-file: cannot create {path.parent}: {error.strerror}") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--output-file: {path} is not writable")
 
 
 _WRITE_CHUNK = 1 << 20  # characters: a huge result is encoded a piece at a time
@@ -55,8 +71,11 @@ def emit(text: str, options: GlobalOptions, *, end: str = "") -> None:
     """
     _write(sys.stdout, text, end)
     if options.output_file is not None:
-        with options.output_file.open("w", encoding="utf-8") as file:
-            _write(file, text, end)
+        try:
+            with options.output_file.open("w", encoding="utf-8") as file:
+                _write(file, text, end)
+        except OSError as error:
+            raise MuxError(f"--output-file: cannot write {options.output_file}: {error}") from None
 
 
 def _write(stream: TextIO, text: str, end: str) -> None:

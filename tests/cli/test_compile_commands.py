@@ -166,6 +166,12 @@ def test_output_file(cli, tmp_path: Path) -> None:
     assert target.read_text() == result.out and result.out.startswith('digraph "fix"')
 
 
+def test_a_missing_directory_for_dash_c_is_a_usage_error(cli, tmp_path: Path) -> None:
+    result = cli("-C", str(tmp_path / "nowhere"), "validate")
+    assert result.code == 2, result.err
+    assert "-C: not a directory:" in result.err
+
+
 def test_version_and_help(cli) -> None:
     assert cli("--version").out.startswith("llm-mux, version")
     assert "validate" in cli("--help").out

@@ -415,3 +415,23 @@ def test_output_file_and_dry_run(cli, tmp_path: Path) -> None:
     target = tmp_path / "out.txt"
     result = cli("run", "wf.toml", "--output-file", str(target), cwd=tmp_path)
     assert result.code == 0 and target.read_text() == "hi\n"
+
+
+def test_output_file_in_a_directory_that_does_not_exist_yet(cli, tmp_path: Path) -> None:
+    workflow(tmp_path, '[[steps]]\nname = "a"\ntype = "shell"\nrun = "echo hi"\n')
+    target = tmp_path / "new" / "deeper" / "out.txt"
+    for command in (["run", "wf.toml"], ["validate", "wf.toml"]):
+        result = cli(*command, "--output-file", str(target), cwd=tmp_path)
+        assert result.code == 0, result.err
+        assert "internal error" not in result.err and target.read_text() == result.out
+
+
+def test_output_file_that_cannot_be_written_is_refused_before_the_run(cli, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    workflow(tmp_path, f'[[steps]]\nname = "a"\ntype = "shell"\nrun = "touch {marker}"\n')
+    (tmp_path / "plain").write_text("a file, not a directory")
+    result = cli(
+        "run", "wf.toml", "--output-file", str(tmp_path / "plain" / "out.txt"), cwd=tmp_path
+    )
+    assert result.code == 2 and "--output-file: cannot create" in result.err, result.err
+    assert "internal error" not in result.err and not marker.exists()
