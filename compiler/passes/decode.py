@@ -89,7 +89,7 @@ class _Walker:
             if key == tag_field:
                 continue
             if key not in fields:
-                self.unknown_key(key, fields, cls, path)
+                self.unknown_key(key, fields, cls.__struct_config__.tag, path)
             elif cls is Workflow and key in _OVERLAYS:
                 self.overlays(value, _OVERLAYS[key], path + (key,))
             else:
@@ -128,6 +128,7 @@ class _Walker:
                 self.locate(path, True),
                 hint=f'it has {hint[1]!r}, so add type = "{hint[0]}"' if hint else _STEP_TYPE_LIST,
             )
+            self.untyped_step(raw, path)
             return
         if not isinstance(kind, str) or kind not in STEP_TYPES:
             suggestion = did_you_mean(str(kind), STEP_TYPES) if isinstance(kind, str) else None
@@ -138,24 +139,35 @@ class _Walker:
                 self.locate(path + ("type",), False),
                 hint=f"did you mean '{suggestion}'?" if suggestion else _STEP_TYPE_LIST,
             )
+            self.untyped_step(raw, path)
             return
         self.table(raw, STEP_TYPES[kind], path)
+
+    def untyped_step(self, raw: Mapping[str, object], path: KeyPath) -> None:
+        """A step whose type is missing or wrong: still report what does not depend on
+        it — keys no step type has, and bad values of keys every step type shares."""
+        shared, known = _step_keys()
+        for key, value in raw.items():
+            if key in shared:
+                self.value(value, shared[key].type, path + (key,))
+            elif key not in known and key != "type":
+                self.unknown_key(key, known, None, path)
 
     def unknown_key(
         self,
         key: str,
-        fields: Mapping[str, msgspec.structs.FieldInfo],
-        cls: type[msgspec.Struct],
+        fields: Mapping[str, object],
+        this: object,
         path: KeyPath,
     ) -> None:
+        """`this`: the step type when the table is a step of a known type."""
         where = describe_path(path, self.root)
         hint = None
         suggestion = did_you_mean(key, fields)
         owners = [t for t, c in STEP_TYPES.items() if key in _field_names(c)]
         if suggestion:
             hint = f"did you mean '{suggestion}'?"
-        elif owners and cls in STEP_TYPES.values():
-            this = cls.__struct_config__.tag
+        elif owners and isinstance(this, str) and this in STEP_TYPES:
             hint = f"'{key}' belongs to {_either(owners, 'and')} steps, and this is a {this} step"
         self.sink.error(
             "E101", f"unknown key '{key}' in {where}", self.locate(path + (key,), True), hint
@@ -273,6 +285,15 @@ def _bare(field: msgspec.structs.FieldInfo) -> msgspec.structs.FieldInfo:
     if get_origin(field.type) is not Annotated:
         return field
     return msgspec.structs.replace(field, type=get_args(field.type)[0])
+
+
+@functools.cache
+def _step_keys() -> tuple[dict[str, msgspec.structs.FieldInfo], dict[str, object]]:
+    """The keys every step type has (with their fields), and the keys any step type has."""
+    tables = [_fields(cls) for cls in STEP_TYPES.values()]
+    shared = {name: info for name, info in tables[0].items() if all(name in t for t in tables)}
+    known: dict[str, object] = {name: None for table in tables for name in table}
+    return shared, known
 
 
 def _field_names(cls: type[msgspec.Struct]) -> set[str]:

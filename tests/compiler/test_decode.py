@@ -254,3 +254,25 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
 def test_query_step_fields_mirror_the_spec() -> None:
     names = {f.encode_name for f in msgspec.structs.fields(QueryStep)}
     assert {"prompt", "role", "backend", "parallel", "output_schema", "if", "when"} <= names
+
+
+def test_a_wrong_step_type_does_not_hide_the_steps_other_problems() -> None:
+    text = (
+        '[[steps]]\nname = "a"\ntype = "shell"\nrun = "make"\n'
+        '[[steps]]\nname = "b"\ntype = "shel"\nrun = "make"\ndepend_on = ["a"]\n'
+        'retries = "x"\nprompt = "fine: some step type has it"\n'
+    )
+    found = decode(text)
+    assert [(d.code, where(d)) for d in found] == [
+        ("E104", (7, 8)),
+        ("E101", (9, 1)),
+        ("E102", (10, 11)),
+    ]
+    assert found[1].message == "unknown key 'depend_on' in step 'b'"
+    assert found[1].hint == "did you mean 'depends_on'?"
+
+
+def test_a_missing_step_type_does_not_hide_a_misspelt_key() -> None:
+    found = decode('[[steps]]\nname = "s"\nrun = "make"\ndepend_on = []\n')
+    assert [d.code for d in found] == ["E103", "E101"]
+    assert found[1].hint == "did you mean 'depends_on'?"
