@@ -69,8 +69,15 @@ class LoopInfo:
         return self.length - self.index0
 
 
-@dataclass(frozen=True, slots=True)
-class WorkflowView:
+class WorkflowView(str):
+    """`workflow`: renders as the workflow's name; `workflow.description` also works."""
+
+    def __new__(cls, name: str, description: str | None) -> WorkflowView:
+        view = super().__new__(cls, name)
+        view.name = name
+        view.description = description
+        return view
+
     name: str
     description: str | None
 

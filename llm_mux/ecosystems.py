@@ -18,14 +18,37 @@ from llm_mux.compiler.schema import Config, Ecosystem, Project
 __all__ = ["EcosystemView", "ProjectInfo", "detect_ecosystem", "expand_home"]
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectInfo:
+class ProjectInfo(str):
+    """One project: renders (and compares, and hashes) as its name; `.path`, `.type`,
+    `.description`, `.depends_on`, `.tags` are its fields.
+
+    Being its own name lets `ecosystem.projects` serve both shapes templates use: a
+    mapping by name (`ecosystem.projects.api`) whose iteration yields the project
+    objects themselves (`{% for p in ecosystem.projects %}{{ p.name }}`, as the Rust
+    llm-mux had it).
+    """
+
     name: str
     path: str
     description: str | None
     type: str | None
     depends_on: tuple[str, ...]
     tags: tuple[str, ...]
+
+    def __new__(
+        cls,
+        name: str,
+        *,
+        path: str,
+        description: str | None,
+        type: str | None,
+        depends_on: tuple[str, ...],
+        tags: tuple[str, ...],
+    ) -> ProjectInfo:
+        info = super().__new__(cls, name)
+        info.name, info.path, info.description = name, path, description
+        info.type, info.depends_on, info.tags = type, depends_on, tags
+        return info
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +114,9 @@ def _deepest(ecosystem: Ecosystem, cwd: Path, env: Mapping[str, str]) -> str | N
 def _view(
     name: str, ecosystem: Ecosystem, current: str | None, env: Mapping[str, str]
 ) -> EcosystemView:
-    projects = {n: _project(n, p, env) for n, p in ecosystem.projects.items()}
+    # Keyed by the projects themselves: a lookup by name finds them, iteration yields them.
+    infos = [_project(n, p, env) for n, p in ecosystem.projects.items()]
+    projects: dict[str, ProjectInfo] = {info: info for info in infos}
     return EcosystemView(
         name=name,
         description=ecosystem.description,
