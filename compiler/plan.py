@@ -51,6 +51,7 @@ class BackendSpec(_Frozen, frozen=True, kw_only=True):
     name: str
     kind: Literal["cli", "openai", "anthropic"]
     command: str
+    wrapper: tuple[str, ...] = ()  # `[defaults] command_wrapper`'s words, for a CLI
     args: tuple[str, ...] = ()
     prompt_mode: Literal["arg", "stdin", "flag"] = "arg"
     prompt_flag: str | None = None
@@ -200,6 +201,8 @@ class Plan(_Frozen, frozen=True, kw_only=True):
     max_cost: float | None = None  # the run's budget, in the prices' currency
     max_tokens: int | None = None
     allow_unknown_cost: bool = False
+    max_concurrent: int | None = None  # `[defaults] max_concurrent`: backend calls at once
+    command_wrapper: tuple[str, ...] = ()  # `[defaults] command_wrapper`'s words
     plan_version: int = PLAN_VERSION
 
     def step(self, name: str) -> StepPlan:

@@ -20,6 +20,7 @@ __all__ = [
     "Arg",
     "Backend",
     "Config",
+    "Defaults",
     "Duration",
     "Ecosystem",
     "Execution",
@@ -62,8 +63,11 @@ class Backend(_Table, frozen=True, kw_only=True):
         str, doc("CLI executable, or the base URL (http:// or https://) of an HTTP API")
     ]
     type: Annotated[
-        Literal["cli", "openai", "http", "anthropic"] | None,
-        doc("cli, openai (alias http) or anthropic; default: openai for a URL, else cli"),
+        Literal["cli", "openai", "http", "anthropic", "claude-api"] | None,
+        doc(
+            "cli, openai (alias http) or anthropic (alias claude-api, the Rust llm-mux's "
+            "name); default: openai for a URL, else cli"
+        ),
     ] = None
     args: Annotated[list[str], doc("CLI arguments placed before the prompt")] = []
     prompt_mode: Annotated[
@@ -100,12 +104,19 @@ class Backend(_Table, frozen=True, kw_only=True):
     api_key: Annotated[
         str | None, doc('HTTP API key, usually "${OPENAI_API_KEY}"; never printed or logged')
     ] = None
+    api_key_env: Annotated[
+        str | None,
+        doc('The variable holding the API key: api_key_env = "NAME" means api_key = "${NAME}"'),
+    ] = None
     headers: Annotated[dict[str, str], doc("Extra HTTP request headers")] = {}
     system: Annotated[str | None, doc("System prompt sent with every HTTP request")] = None
     temperature: Annotated[float | None, doc("Sampling temperature for HTTP requests")] = None
     max_tokens: Annotated[int | None, doc("Most tokens an HTTP answer may have")] = None
     enabled: Annotated[bool, doc("false: this backend is never called")] = True
-    timeout: Annotated[Duration, doc("Time allowed per attempt: " + _DURATION)] = 300
+    timeout: Annotated[
+        Duration | None,
+        doc("Time allowed per attempt: " + _DURATION + "; default [defaults] timeout, else 300"),
+    ] = None
     max_retries: Annotated[
         int, doc("Retries after the first attempt, for retryable failures only")
     ] = 3
@@ -187,9 +198,35 @@ class Ecosystem(_Table, frozen=True, kw_only=True):
     projects: Annotated[dict[str, Project], doc("The ecosystem's projects, by name")] = {}
 
 
+class Defaults(_Table, frozen=True, kw_only=True):
+    """Settings for every backend and command (the Rust llm-mux's [defaults] table)."""
+
+    timeout: Annotated[
+        Duration | None, doc("The timeout of every backend that sets none: " + _DURATION)
+    ] = None
+    parallel: Annotated[
+        bool,
+        doc("Query steps ask every backend of their role at once, unless one has parallel = false"),
+    ] = False
+    max_concurrent: Annotated[
+        int | None, doc("At most this many backend calls at once in a run, over all backends")
+    ] = None
+    command_wrapper: Annotated[
+        str | None,
+        doc(
+            "A command every CLI backend, shell step and verify command runs inside: "
+            '"docker exec box" gets the words as arguments; a wrapper ending in -c, --run '
+            'or --command ("nix-shell --run") gets the command as one shell-quoted string'
+        ),
+    ] = None
+
+
 class Config(_Table, frozen=True, kw_only=True):
     """An llm-mux configuration file (user, project or --config)."""
 
+    defaults: Annotated[
+        Defaults, doc("Settings for every backend and command (the Rust llm-mux's table)")
+    ] = Defaults()
     backends: Annotated[dict[str, Backend], doc("Model backends, by name")] = {}
     roles: Annotated[dict[str, Role], doc("Roles (named lists of backends), by name")] = {}
     teams: Annotated[dict[str, Team], doc("Teams, in detection order; the first match wins")] = {}

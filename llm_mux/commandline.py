@@ -75,6 +75,22 @@ GLOBAL_OPTIONS: list[tuple[list[str], dict[str, Any]]] = [
         ["--trust"],
         {"is_flag": True, "help": "Trust this project's .llm-mux/ for this run only."},
     ),
+    (
+        ["--allow-project-workflows"],
+        {
+            "is_flag": True,
+            "help": "Trust this project's .llm-mux/workflows/ for this run only "
+            "(the Rust llm-mux's flag).",
+        },
+    ),
+    (
+        ["--allow-project-backends"],
+        {
+            "is_flag": True,
+            "help": "Trust this project's .llm-mux/config.toml for this run only "
+            "(the Rust llm-mux's flag).",
+        },
+    ),
 ]
 
 _HIDDEN = [click.Option(names, hidden=True, **settings) for names, settings in GLOBAL_OPTIONS]

@@ -20,7 +20,7 @@ from pathlib import Path
 from llm_mux.compiler.diagnostics import did_you_mean
 from llm_mux.compiler.envvars import UnsetVariable, expand_env
 from llm_mux.compiler.passes.config import MergedConfig
-from llm_mux.compiler.passes.lower import backend_spec
+from llm_mux.compiler.passes.lower import backend_specs
 from llm_mux.compiler.plan import BackendSpec
 
 from .config import environment
@@ -48,7 +48,7 @@ def diagnose(
     from .backends.pool import BackendPool
 
     env = environment()
-    specs = {name: backend_spec(name, b) for name, b in merged.config.backends.items()}
+    specs = backend_specs(merged.config)
     pool = BackendPool(specs, root=places.project_root, env=env)
     untrusted = untrusted_backends(places, merged, env)
     checks = [

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from llm_mux.compiler.passes.config import MergedConfig
-from llm_mux.compiler.passes.lower import backend_spec
+from llm_mux.compiler.passes.lower import backend_specs
 
 from .config import environment
 from .ecosystems import detect_ecosystem
@@ -28,7 +28,7 @@ def backend_rows(places: Places, merged: MergedConfig) -> list[Row]:
     from .backends.pool import BackendPool
 
     env = environment()
-    specs = {name: backend_spec(name, b) for name, b in merged.config.backends.items()}
+    specs = backend_specs(merged.config)
     pool = BackendPool(specs, root=places.project_root, env=env)
     rows: list[Row] = []
     for name, spec in specs.items():

@@ -20,3 +20,11 @@ class GlobalOptions(msgspec.Struct, frozen=True):
     debug: bool
     quiet: bool
     trust: bool
+    # The Rust llm-mux's trust flags: each trusts one part of the project for this run.
+    allow_project_workflows: bool = False
+    allow_project_backends: bool = False
+
+    def allowed_parts(self) -> frozenset[str]:
+        """The parts of an untrusted project's `.llm-mux/` this run may use."""
+        flags = {"workflows": self.allow_project_workflows, "backends": self.allow_project_backends}
+        return frozenset(part for part, given in flags.items() if given)

@@ -81,6 +81,10 @@ def is_path_like(target: str) -> bool:
     return "/" in target or target.endswith(".toml") or target in (".", "..")
 
 
+# Names the Rust llm-mux gave built-in workflows, and ours.
+BUILTIN_ALIASES = {"repository-review": "review"}
+
+
 def find_workflow(target: str, places: Places) -> Path:
     """A workflow path from a path or a name; unknown names are a usage error."""
     if is_path_like(target):
@@ -96,6 +100,8 @@ def find_workflow(target: str, places: Places) -> Path:
         candidate = directory / f"{target}.toml"
         if candidate.is_file():
             return candidate
+    if target in BUILTIN_ALIASES:  # only when no file by the old name exists
+        return builtin_workflows() / f"{BUILTIN_ALIASES[target]}.toml"
     known = ", ".join(workflow_names(places)) or "none"
     raise UsageError(
         f"no workflow named '{target}'",

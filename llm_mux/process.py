@@ -18,6 +18,7 @@ import contextlib
 import errno
 import functools
 import os
+import shlex
 import shutil
 import signal
 import time
@@ -34,6 +35,7 @@ __all__ = [
     "ProcessResult",
     "ProcessTimeout",
     "run_process",
+    "wrapped",
 ]
 
 _STDERR_TAIL = 64 * 1024
@@ -86,8 +88,11 @@ async def run_process(
     env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
     timeout: float | None = None,
+    wrapper: Sequence[str] = (),
 ) -> ProcessResult:
-    """Run `argv` to completion; raises CommandNotFound, ProcessTimeout, or CancelledError."""
+    """Run `argv` (inside `wrapper`, see `wrapped`) to completion; raises
+    CommandNotFound, ProcessTimeout, or CancelledError."""
+    argv = wrapped(argv, wrapper)
     started = time.perf_counter()
     collector = _Collector(asyncio.get_running_loop())
     family = reaper.Family(env)
@@ -129,6 +134,26 @@ async def run_process(
     code = child.returncode()
     assert code is not None  # `finished` waits for the exit
     return ProcessResult(code, collector.stdout_text(), collector.stderr_text(), duration)
+
+
+# A wrapper ending in one of these takes the command as one string, which it
+# hands to a shell: `nix-shell --run`, `bash -c`, `sh -c`.
+_TAKES_A_STRING = frozenset({"-c", "--run", "--command"})
+
+
+def wrapped(argv: Sequence[str], wrapper: Sequence[str]) -> list[str]:
+    """`argv` run inside `[defaults] command_wrapper`.
+
+    `docker exec box` gets the words as its arguments; a wrapper ending in `-c`,
+    `--run` or `--command` gets them joined into one string, each word
+    shell-quoted, so the shell it starts runs exactly `argv` and no word (a
+    prompt, an interpolated value) is ever read as shell code.
+    """
+    if not wrapper:
+        return list(argv)
+    if wrapper[-1] in _TAKES_A_STRING:
+        return [*wrapper, shlex.join(argv)]
+    return [*wrapper, *argv]
 
 
 def _executable(program: str, env: Mapping[str, str] | None) -> str | None:

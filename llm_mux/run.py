@@ -119,7 +119,14 @@ def execute_plan(
     """Run a compiled plan, record it in the ledger, report it; the exit code."""
     plan = compiled.plan
     env = environment()
-    ensure_trusted(compiled.files, TrustStore.at(places.state_dir), override=options.trust, env=env)
+    ensure_trusted(
+        compiled.files,
+        TrustStore.at(places.state_dir),
+        override=options.trust,
+        env=env,
+        cwd=Path.cwd(),
+        allow=options.allowed_parts(),
+    )
     run = _new_run(places)
     base, ecosystem = template_base(compiled, places, env, args, run)
     redact = Redactor.for_run(env, plan.backends.values())
@@ -254,7 +261,10 @@ async def _execute(
 ) -> RunOutcome:
     from .backends import BackendPool
 
-    async with BackendPool(plan.backends, root=places.project_root, env=env) as pool:
+    pool = BackendPool(
+        plan.backends, root=places.project_root, env=env, max_concurrent=plan.max_concurrent
+    )
+    async with pool:
         # Client set-up before, not inside, a step — except for cached steps: a run whose
         # every step comes from the cache never imports httpx.
         pool.prepare(routed_backends(plan, skip=cache.applies if cache else None))

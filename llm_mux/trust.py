@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,15 +121,26 @@ def project_of(path: Path) -> Path | None:
 
 
 def ensure_trusted(
-    used: Iterable[Path], store: TrustStore, *, override: bool, env: Mapping[str, str]
+    used: Iterable[Path],
+    store: TrustStore,
+    *,
+    override: bool,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    allow: Collection[str] = (),
 ) -> None:
-    """Refuse (exit 2) when a used file lies in an untrusted or changed `.llm-mux/`."""
+    """Refuse (exit 2) when a used file lies in an untrusted or changed `.llm-mux/`.
+
+    `allow` trusts a part of every project for this run, as the Rust llm-mux's
+    flags did: "workflows" (files under `.llm-mux/workflows/`) and "backends"
+    (the rest: `.llm-mux/config.toml`, which defines backends, roles and teams).
+    """
     if override or env.get("LLM_MUX_TRUST") == "1":
         return
     by_project: dict[Path, list[Path]] = {}
     for path in used:
         root = project_of(path)
-        if root is not None:
+        if root is not None and _part(root, path) not in allow:
             by_project.setdefault(root, []).append(path)
     for root, files in by_project.items():
         recorded = store.recorded_digest(root)
@@ -138,15 +150,28 @@ def ensure_trusted(
         state = "changed since you trusted it" if recorded else "is not trusted"
         raise Untrusted(
             f"{root / PROJECT_DIR} {state}: its files can run commands ({shown})",
-            hint=refusal_hint(root),
+            hint=refusal_hint(root, cwd),
         )
 
 
-def refusal_hint(root: Path) -> str:
+def refusal_hint(root: Path, cwd: Path | None = None) -> str:
     """What the user can do about an untrusted project: both ways to trust it, or one run."""
+    trust = _trust_command(root, cwd)
     return (
-        f"review them, then run `llm-mux -C {root} trust` (trusts exactly this content; a "
-        f"change asks again), or for a project of your own `llm-mux -C {root} trust "
+        f"review them, then run `{trust}` (trusts exactly this content; a "
+        f"change asks again), or for a project of your own `{trust} "
         "--any-content` (trusts whatever it will contain: weaker); --trust or "
         "LLM_MUX_TRUST=1 trusts one run"
     )
+
+
+def _part(root: Path, path: Path) -> str:
+    """Which part of a project's `.llm-mux/` a file is: "workflows" or "backends"."""
+    inside = path.resolve().relative_to(root / PROJECT_DIR).parts
+    return "workflows" if inside[:1] == ("workflows",) else "backends"
+
+
+def _trust_command(root: Path, cwd: Path | None) -> str:
+    """`llm-mux trust` from the project root itself, else with `-C ROOT`."""
+    here = cwd.resolve() if cwd is not None else None
+    return "llm-mux trust" if here == root else f"llm-mux -C {shlex.quote(str(root))} trust"

@@ -14,6 +14,7 @@ naming a backend nobody defined), durations and `${VAR}` references.
 from __future__ import annotations
 
 import copy
+import shlex
 from collections.abc import Mapping, Sequence
 
 import msgspec
@@ -25,7 +26,14 @@ from ..schema import Backend, Config, Role
 from ..source import KeyPath, SourceFile
 from .decode import check_tree, convert
 
-__all__ = ["Layer", "MergedConfig", "backend_kind", "check_duration", "merge_config"]
+__all__ = [
+    "Layer",
+    "MergedConfig",
+    "backend_kind",
+    "check_duration",
+    "merge_config",
+    "wrapper_words",
+]
 
 
 class Layer(msgspec.Struct, frozen=True):
@@ -75,6 +83,7 @@ def merge_config(
     if config is None:
         return None
     merged = MergedConfig(config, raw, origins)
+    _check_defaults(merged, sink)
     _check_backends(merged, sink)
     _check_roles(merged, sink)
     _check_env(merged, sink, env)
@@ -126,7 +135,15 @@ def _forget_below(origins: dict[KeyPath, SourceFile], path: KeyPath) -> None:
 def _check_backends(merged: MergedConfig, sink: Sink) -> None:
     for name, backend in merged.config.backends.items():
         path: KeyPath = ("backends", name)
-        _check_duration(merged, sink, path + ("timeout",), backend.timeout, "s")
+        if backend.timeout is not None:
+            _check_duration(merged, sink, path + ("timeout",), backend.timeout, "s")
+        if backend.api_key is not None and backend.api_key_env is not None:
+            sink.error(
+                "E105",
+                f"[backends.{name}] sets both 'api_key' and 'api_key_env'",
+                merged.locate(path + ("api_key_env",), key=True),
+                hint='keep one: api_key_env = "NAME" means api_key = "${NAME}"',
+            )
         _check_duration(merged, sink, path + ("retry_delay",), backend.retry_delay, "ms")
         kind = backend_kind(backend)
         if kind != "cli" and not backend.model:
@@ -210,10 +227,39 @@ def _check_prompt_flag(merged: MergedConfig, sink: Sink, path: KeyPath, backend:
         )
 
 
+def _check_defaults(merged: MergedConfig, sink: Sink) -> None:
+    defaults = merged.config.defaults
+    path: KeyPath = ("defaults",)
+    if defaults.timeout is not None:
+        _check_duration(merged, sink, path + ("timeout",), defaults.timeout, "s")
+    _check_minimum(merged, sink, path + ("max_concurrent",), defaults.max_concurrent, 1)
+    if defaults.command_wrapper is not None and wrapper_words(defaults.command_wrapper) is None:
+        sink.error(
+            "E104",
+            f"'command_wrapper' in [defaults] is not a command: {defaults.command_wrapper!r}",
+            merged.locate(path + ("command_wrapper",)),
+            hint='write the wrapper\'s words as in a shell, e.g. "docker exec box" or '
+            '"nix-shell --run"',
+        )
+
+
+def wrapper_words(wrapper: str | None) -> tuple[str, ...] | None:
+    """`[defaults] command_wrapper` as words; () for none, None when it does not parse."""
+    if wrapper is None:
+        return ()
+    try:
+        words = tuple(shlex.split(wrapper))
+    except ValueError:  # an unclosed quote
+        return None
+    return words or None
+
+
 def backend_kind(backend: Backend) -> str:
     """`cli`, `openai` or `anthropic`: explicit type, else inferred from the command."""
     if backend.type == "http":
         return "openai"
+    if backend.type == "claude-api":
+        return "anthropic"
     if backend.type is not None:
         return backend.type
     return "openai" if backend.command.startswith(("http://", "https://")) else "cli"

@@ -32,6 +32,7 @@ from ..schema import (
     ApplyStep,
     Backend,
     Config,
+    Defaults,
     Execution,
     InputStep,
     QueryStep,
@@ -40,10 +41,12 @@ from ..schema import (
     Team,
     TeamRole,
 )
-from .config import backend_kind
+from .config import backend_kind, wrapper_words
 from .graph import Ordering
 
-__all__ = ["backend_spec", "lower", "resolve_route"]
+__all__ = ["backend_spec", "backend_specs", "lower", "resolve_route"]
+
+_NO_DEFAULTS = Defaults()
 
 
 def lower(workflow: CheckedWorkflow, ordering: Ordering, config: Config, team: str | None) -> Plan:
@@ -62,7 +65,9 @@ def lower(workflow: CheckedWorkflow, ordering: Ordering, config: Config, team: s
         edges=ordering.edges,
         output=workflow.output,
         args=workflow.args,
-        backends={name: backend_spec(name, b) for name, b in config.backends.items()},
+        backends=backend_specs(config),
+        max_concurrent=config.defaults.max_concurrent,
+        command_wrapper=wrapper_words(config.defaults.command_wrapper) or (),
         team=_team_info(team, team_table),
         timeout=workflow.timeout,
         continue_on_error=surface.continue_on_error,
@@ -168,8 +173,9 @@ def resolve_route(step: QueryStep, config: Config, team: Team | None) -> Route |
         min_success = override.min_success or min_success
     elif isinstance(override, list):
         backends = tuple(override)
-    if step.parallel is not None:
-        execution = _one_or_all(execution, step.parallel)
+    parallel = step.parallel if step.parallel is not None else config.defaults.parallel or None
+    if parallel is not None:
+        execution = _one_or_all(execution, parallel)
     if step.min_success is not None:
         min_success = step.min_success
     return Route(role=name, execution=execution, backends=backends, min_success=min_success)
@@ -182,12 +188,20 @@ def _one_or_all(execution: Execution, parallel: bool) -> Execution:
     return "fallback" if execution == "parallel" else execution
 
 
-def backend_spec(name: str, backend: Backend) -> BackendSpec:
+def backend_specs(config: Config) -> dict[str, BackendSpec]:
+    """Every configured backend, with `[defaults]` and every other default applied."""
+    return {name: backend_spec(name, b, config.defaults) for name, b in config.backends.items()}
+
+
+def backend_spec(name: str, backend: Backend, defaults: Defaults = _NO_DEFAULTS) -> BackendSpec:
     env = backend.env.items() if isinstance(backend.env, dict) else backend.env
+    kind = backend_kind(backend)
+    timeout = backend.timeout if backend.timeout is not None else defaults.timeout
     return BackendSpec(
         name=name,
-        kind=backend_kind(backend),  # type: ignore[arg-type]
-        command=backend.command,
+        kind=kind,  # type: ignore[arg-type]
+        command=_command(backend),
+        wrapper=(wrapper_words(defaults.command_wrapper) or ()) if kind == "cli" else (),
         args=tuple(backend.args),
         prompt_mode=backend.prompt_mode,
         prompt_flag=backend.prompt_flag,
@@ -195,13 +209,13 @@ def backend_spec(name: str, backend: Backend) -> BackendSpec:
         output_format=backend.output_format,
         env=tuple((str(k), str(v)) for k, v in env),
         model=backend.model,
-        api_key=backend.api_key,
+        api_key=_api_key(backend),
         headers=tuple(backend.headers.items()),
         system=backend.system,
         temperature=backend.temperature,
         max_tokens=backend.max_tokens,
         enabled=backend.enabled,
-        timeout=_seconds(backend.timeout, "s", 300.0),
+        timeout=_seconds(timeout if timeout is not None else 300, "s", 300.0),
         max_retries=backend.max_retries,
         retry_delay=_seconds(backend.retry_delay, "ms", 1.0),
         retry_rate_limit=backend.retry_rate_limit,
@@ -210,6 +224,19 @@ def backend_spec(name: str, backend: Backend) -> BackendSpec:
         input_cost_per_million=backend.input_cost_per_million,
         output_cost_per_million=backend.output_cost_per_million,
     )
+
+
+def _command(backend: Backend) -> str:
+    """`claude-api` backends had no URL: any command that is not one means the default."""
+    if backend.type == "claude-api" and not backend.command.startswith(("http://", "https://")):
+        return ""
+    return backend.command
+
+
+def _api_key(backend: Backend) -> str | None:
+    if backend.api_key_env is not None:
+        return "${" + backend.api_key_env + "}"
+    return backend.api_key
 
 
 def _seconds(value: int | float | str, unit: str, fallback: float) -> float:

@@ -10,7 +10,9 @@ A prompt is only ever a prompt: argv is the expanded `command`, then the expande
 reads anything after `--` as an option or subcommand; `end_of_options = false` drops
 it for a tool that does not accept it); with `"flag"` the single argument
 `PROMPT_FLAG=PROMPT` (`--prompt=-v` is the value `-v`); with `"stdin"` the prompt is
-written to the process's stdin instead. The backend's `env` table is
+written to the process's stdin instead. With `[defaults] command_wrapper` the argv
+runs inside the wrapper (`llm_mux.process.wrapped`), and the wrapper must be on PATH
+rather than the command. The backend's `env` table is
 added to the inherited environment. The process runs in the project root, in
 its own process group, killed whole when the attempt times out or is cancelled
 (`llm_mux.process`). CLIs have no system-prompt slot, so a system prompt (the
@@ -81,7 +83,12 @@ class CliTransport:
         name = self.spec.name
         try:
             return await run_process(
-                argv, cwd=self.root, env=self._environment(), stdin=stdin, timeout=self.spec.timeout
+                argv,
+                cwd=self.root,
+                env=self._environment(),
+                stdin=stdin,
+                timeout=self.spec.timeout,
+                wrapper=self.spec.wrapper,
             )
         except CommandNotFound as missing:
             message = f"backend '{name}': {missing} (is it installed and on PATH?)"

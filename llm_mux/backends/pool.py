@@ -13,6 +13,7 @@ one transport per backend, and one semaphore per backend with `max_concurrent`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import random
@@ -97,8 +98,11 @@ class BackendPool:
         transports: Mapping[str, Transport] | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: Callable[[], float] = random.random,
+        max_concurrent: int | None = None,
     ) -> None:
+        """`max_concurrent`: at most this many calls at once over every backend."""
         self._specs = dict(specs)
+        self._everyone = asyncio.Semaphore(max_concurrent) if max_concurrent else None
         self._root = root
         self._env = env
         self._injected = dict(transports or {})
@@ -151,6 +155,11 @@ class BackendPool:
         return _bad_url(spec, self._env)
 
     def _missing_command(self, spec: BackendSpec) -> str | None:
+        """Why the program to start is missing: the command, or its `command_wrapper`."""
+        if spec.wrapper:
+            if shutil.which(spec.wrapper[0], path=self._search_path(spec)) is None:
+                return f"command_wrapper '{spec.wrapper[0]}' not found on PATH"
+            return None
         command = expand_env(spec.command, self._env)
         if "/" in command:  # a path, relative to the project root where the CLI runs
             path = self._root / command
@@ -320,14 +329,36 @@ class BackendPool:
             return http.OpenAITransport(spec, client=self._client, env=self._env)
         return http.AnthropicTransport(spec, client=self._client, env=self._env)
 
-    def _limit(self, name: str) -> asyncio.Semaphore | None:
-        """The backend's one semaphore for the whole run, if it has `max_concurrent`."""
+    def _limit(self, name: str) -> contextlib.AbstractAsyncContextManager[object] | None:
+        """The backend's one semaphore for the whole run, if it has `max_concurrent`,
+        and the run's, if `[defaults]` has one."""
         limit = self._specs[name].max_concurrent
-        if limit is None:
-            return None
-        if name not in self._limits:
+        if limit is not None and name not in self._limits:
             self._limits[name] = asyncio.Semaphore(limit)
-        return self._limits[name]
+        own = self._limits.get(name)
+        if own is not None and self._everyone is not None:
+            return _Both(own, self._everyone)
+        return own or self._everyone
+
+
+class _Both:
+    """Two semaphores held together, always taken in the same order (no deadlock)."""
+
+    def __init__(self, first: asyncio.Semaphore, second: asyncio.Semaphore) -> None:
+        self.first = first
+        self.second = second
+
+    async def __aenter__(self) -> None:
+        await self.first.acquire()
+        try:
+            await self.second.acquire()
+        except BaseException:
+            self.first.release()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.second.release()
+        self.first.release()
 
 
 def _bad_url(spec: BackendSpec, env: Mapping[str, str]) -> str | None:

@@ -40,11 +40,11 @@ async def call_with_retries(
     *,
     sleep: Sleep = asyncio.sleep,
     rng: Callable[[], float] = random.random,
-    limit: asyncio.Semaphore | None = None,
+    limit: contextlib.AbstractAsyncContextManager[object] | None = None,
 ) -> tuple[Completion, list[Attempt]]:
     """Call `transport` until it answers or the policy gives up.
 
-    `limit` (the backend's `max_concurrent` semaphore) is held during each
+    `limit` (the backend's `max_concurrent` semaphore, and the run's) is held during each
     attempt only — never while waiting to retry — and its wait is not counted
     in the attempt's duration.
     """
@@ -83,7 +83,7 @@ def backoff_delay(
 async def _attempt(
     transport: Transport,
     request: Request,
-    limit: asyncio.Semaphore | None,
+    limit: contextlib.AbstractAsyncContextManager[object] | None,
     attempts: list[Attempt],
 ) -> Completion:
     async with limit if limit is not None else contextlib.nullcontext():

@@ -136,7 +136,11 @@ class Contest:
         try:
             root = await self.workspaces.create(candidate.number, candidate.backend)
             candidate.attempts = Attempts(
-                root, self.verify, self.action.verify_retries, self.runtime.env
+                root,
+                self.verify,
+                self.action.verify_retries,
+                self.runtime.env,
+                wrapper=self.runtime.plan.command_wrapper,
             )
             reasker = Reasker(
                 self.action, self.context, self.runtime, self.source, self.verify, self.step

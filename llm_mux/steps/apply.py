@@ -124,7 +124,13 @@ class _Session:
         self.verify = self.inputs["verify"] or None
         self.source = source
         self.reasker = Reasker(action, context, runtime, source, self.verify, step)
-        self.attempts = Attempts(runtime.root, self.verify, action.verify_retries, runtime.env)
+        self.attempts = Attempts(
+            runtime.root,
+            self.verify,
+            action.verify_retries,
+            runtime.env,
+            wrapper=runtime.plan.command_wrapper,
+        )
 
     async def run(self) -> StepResult:
         transaction = self.attempts.transaction

@@ -14,7 +14,7 @@ attempt starts from the files as they were before the step.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,12 +53,20 @@ class Attempts:
     """Attempts in `root` until one passes, retries run out, or asking again fails."""
 
     def __init__(
-        self, root: Path, verify: str | None, retries: int, env: Mapping[str, str]
+        self,
+        root: Path,
+        verify: str | None,
+        retries: int,
+        env: Mapping[str, str],
+        *,
+        wrapper: Sequence[str] = (),
     ) -> None:
+        """`wrapper`: `[defaults] command_wrapper`, which the verify command runs inside."""
         self.root = root
         self.verify = verify
         self.retries = retries
         self.env = env
+        self.wrapper = wrapper
         self.transaction = Transaction()
         self.tried: list[Tried] = []
 
@@ -84,17 +92,20 @@ class Attempts:
             return Tried(number, text, (), message, message, None, None)
         if self.verify is None:
             return Tried(number, text, changes, None, "", None, None)
-        code, output = await run_verify(self.verify, self.root, self.env)
+        code, output = await run_verify(self.verify, self.root, self.env, self.wrapper)
         if code == 0:
             return Tried(number, text, changes, None, "", code, output)
         error = f"verify failed: `{self.verify}` exited with code {code}" + _tail(output)
         return Tried(number, text, changes, error, output, code, output)
 
 
-async def run_verify(command: str, cwd: Path, env: Mapping[str, str]) -> tuple[int, str]:
-    """The exit code and stdout + stderr (their ends) of a command run with `sh -c`."""
+async def run_verify(
+    command: str, cwd: Path, env: Mapping[str, str], wrapper: Sequence[str] = ()
+) -> tuple[int, str]:
+    """The exit code and stdout + stderr (their ends) of a command run with `sh -c`
+    (inside `wrapper`, when there is one)."""
     try:
-        done = await run_process(["sh", "-c", command], cwd=cwd, env=env)
+        done = await run_process(["sh", "-c", command], cwd=cwd, env=env, wrapper=wrapper)
     except CommandNotFound as error:
         return 127, str(error)
     except CommandTooLong as error:

@@ -27,10 +27,13 @@ async def run_shell(
 ) -> StepResult:
     inputs = step_inputs(step, context)
     command = inputs["run"]
+    wrapper = runtime.plan.command_wrapper
+    argv = [action.shell, "-c", command]
     try:
-        done = await run_process([action.shell, "-c", command], cwd=runtime.root, env=runtime.env)
-    except CommandNotFound:
-        return failed(step, f"shell '{action.shell}' not found on PATH", inputs=inputs)
+        done = await run_process(argv, cwd=runtime.root, env=runtime.env, wrapper=wrapper)
+    except CommandNotFound as missing:
+        what = f"shell '{action.shell}'" if not wrapper else f"command_wrapper {missing.command!r}"
+        return failed(step, f"{what} not found on PATH", inputs=inputs)
     except CommandTooLong as error:
         return failed(step, f"{error.strerror}; {TOO_LONG_HINT}", inputs=inputs)
     if done.exit_code != 0:

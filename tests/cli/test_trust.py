@@ -24,7 +24,31 @@ def test_untrusted_project_is_refused_with_the_command_to_run(cli, tmp_path: Pat
     assert refused.code == 2 and not marker.exists()
     assert ".llm-mux is not trusted" in refused.err
     assert "config.toml" in refused.err and "workflows/evil.toml" in refused.err
-    assert f"llm-mux -C {root} trust" in refused.err
+    assert "run `llm-mux trust`" in refused.err  # from the project root: the plain form
+
+
+def test_the_refusal_names_the_project_with_dash_c_only_from_elsewhere(cli, tmp_path: Path) -> None:
+    root, marker = make_project(tmp_path)
+    (root / "src").mkdir()
+    for cwd in (tmp_path, root / "src"):
+        refused = cli("-C", str(root), "run", "evil", cwd=cwd)
+        assert refused.code == 2 and not marker.exists()
+        assert f"run `llm-mux -C {root} trust`" in refused.err
+
+
+def test_the_rust_trust_flags_each_trust_their_part_for_one_run(cli, tmp_path: Path) -> None:
+    root, marker = make_project(tmp_path)
+    workflows_only = cli("run", "evil", "--allow-project-workflows", cwd=root)
+    assert workflows_only.code == 2 and not marker.exists()
+    assert "(.llm-mux/config.toml)" in workflows_only.err  # the config is still untrusted
+    backends_only = cli("--allow-project-backends", "run", "evil", cwd=root)
+    assert backends_only.code == 2 and "(.llm-mux/workflows/evil.toml)" in backends_only.err
+    both = cli("run", "evil", "--allow-project-workflows", "--allow-project-backends", cwd=root)
+    assert both.code == 0 and marker.exists()
+    marker.unlink()
+    assert cli("run", "evil", cwd=root).code == 2, "the flags trust that run only"
+    (root / ".llm-mux" / "config.toml").unlink()
+    assert cli("run", "evil", "--allow-project-workflows", cwd=root).code == 0
 
 
 def test_trust_then_change_asks_again_and_revoke(cli, tmp_path: Path) -> None:
@@ -86,8 +110,8 @@ def test_trust_outside_a_project_is_an_error(cli, tmp_path: Path) -> None:
 def test_the_refusal_offers_both_ways_to_trust(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root, _ = make_project(tmp_path)
     refused = cli("run", "evil", cwd=root)
-    assert f"`llm-mux -C {root} trust` (trusts exactly this content" in refused.err
-    assert f"`llm-mux -C {root} trust --any-content` (trusts whatever it will contain" in (
+    assert "`llm-mux trust` (trusts exactly this content" in refused.err  # run from the root
+    assert "`llm-mux trust --any-content` (trusts whatever it will contain" in (
         " ".join(refused.err.split())
     )
     assert "weaker" in refused.err

@@ -235,3 +235,72 @@ def test_expand_env_names_the_unset_variable() -> None:
     with pytest.raises(UnsetVariable) as raised:
         expand_env("${A}${MISSING}", {"A": "a"})
     assert raised.value.name == "MISSING"
+
+
+# -- the Rust llm-mux's config surface --------------------------------------------------
+RUST = """\
+[defaults]
+timeout = 120
+parallel = true
+max_concurrent = 2
+command_wrapper = "nix-shell --run"
+
+[backends.claude]
+command = "claude"
+args = ["-p"]
+env = [["A", "1"]]
+
+[backends.slow]
+command = "codex"
+timeout = 600
+
+[backends.sonnet]
+type = "claude-api"
+command = "claude-api"
+model = "claude-sonnet-4-20250514"
+api_key_env = "ANTHROPIC_API_KEY"
+"""
+
+
+def test_defaults_and_claude_api_are_accepted_with_their_meaning() -> None:
+    from llm_mux.compiler.passes.lower import backend_specs
+
+    merged, sink = merge(layer("config.toml", RUST), env={"ANTHROPIC_API_KEY": "k"})
+    assert not sink.items, rendered(sink)
+    specs = backend_specs(merged.config)
+    assert (specs["claude"].timeout, specs["slow"].timeout) == (120.0, 600.0)
+    assert specs["claude"].wrapper == ("nix-shell", "--run")
+    assert specs["claude"].env == (("A", "1"),)
+    sonnet = specs["sonnet"]
+    assert (sonnet.kind, sonnet.command, sonnet.wrapper) == ("anthropic", "", ())
+    assert sonnet.api_key == "${ANTHROPIC_API_KEY}"
+    assert merged.config.defaults.parallel and merged.config.defaults.max_concurrent == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[backends.x]\ncommand = "http://h/v1"\nmodel = "m"\n'
+            'api_key = "k"\napi_key_env = "K"\n',
+            "config.toml:5:1: error: [backends.x] sets both 'api_key' and 'api_key_env' [E105]",
+        ),
+        (
+            '[defaults]\ncommand_wrapper = "sh -c \'unclosed"\n',
+            "config.toml:2:19: error: 'command_wrapper' in [defaults] is not a command: "
+            '"sh -c \'unclosed" [E104]',
+        ),
+        (
+            "[defaults]\nmax_concurrent = 0\n",
+            "config.toml:2:18: error: 'max_concurrent' must be 1 or more, not 0 [E104]",
+        ),
+        (
+            "[defaults]\ntimeout = 5000\n",
+            "config.toml:2:11: warning: 'timeout' is 5000 seconds (1.4 hours) [W502]",
+        ),
+    ],
+)
+def test_defaults_and_api_key_env_mistakes(text: str, expected: str) -> None:
+    sink = Sink()
+    merge_config([layer("config.toml", text)], sink, {})
+    assert [d.render().splitlines()[0] for d in sink.sorted()] == [expected]

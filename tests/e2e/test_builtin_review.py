@@ -286,3 +286,18 @@ def test_apply_sends_no_secret_file_either(cli, repo: Path, openai_server: Model
     review(cli, repo, "apply=true", VERIFY)
     for request in openai_server.requests():
         assert "abcd1234efgh5678" not in request.prompt
+
+
+def test_the_rust_name_repository_review_runs_the_builtin_review(
+    cli, repo: Path, openai_server: ModelServer
+) -> None:
+    openai_server.script("m0", Reply("high: subtracts"), Reply(FINDING))
+    openai_server.script("m1", Reply("No findings."))
+    document = review(cli, repo)  # warm-up: the same answers by our name
+    openai_server.script("m0", Reply("high: subtracts"), Reply(FINDING))
+    openai_server.script("m1", Reply("No findings."))
+    result = cli("--output", "json", "run", "repository-review", cwd=repo)
+    assert result.code == 0, result.err
+    aliased = json.loads(result.out)
+    assert aliased["workflow"] == document["workflow"] == "review"
+    assert aliased["output"] == FINDING
