@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 import click
 import msgspec
 
-from llm_mux.compiler.diagnostics import Sink
+from llm_mux.compiler.diagnostics import Diagnostic, Severity, Sink
 from llm_mux.compiler.plan import Plan
 from llm_mux.compiler.schema import Config
 
@@ -250,10 +250,14 @@ def _compile(
             sources.append(source)
             team = select_team(config.config, places.project_root, team_option)
             plan = compile_workflow(source, sink, config=config, env=env, team=team)
-    printed = [diagnostic.render() for diagnostic in finish(sink, sources)]
+    diagnostics = finish(sink, sources)
+    printed = [diagnostic.render() for diagnostic in diagnostics]
     for line in printed:
         click.echo(line, err=True)
-    if plan is None or config is None:
+    # Any error stops it, even one the plan could do without (a role naming an
+    # undefined backend beside defined ones): an error means the run does not start.
+    errors = any(d.severity is Severity.ERROR for d in diagnostics)
+    if plan is None or config is None or errors:
         raise CompileFailed(f"{target} does not compile; fix the errors above")
     return Compiled(plan, config.config, (*paths, path)), printed
 
@@ -264,6 +268,13 @@ class CompileFailed(MuxError):
 
 def load_config_or_fail(options: GlobalOptions) -> tuple[Places, MergedConfig]:
     """The merged config for the listings and doctor; its diagnostics go to stderr."""
+    places, config, _ = load_config(options)
+    return places, config
+
+
+def load_config(options: GlobalOptions) -> tuple[Places, MergedConfig, list[Diagnostic]]:
+    """The merged config and its diagnostics (also shown on stderr); exit 1 when there
+    is no config to show at all."""
     from llm_mux.compiler.pipeline import finish
 
     places = places_for(options)
@@ -271,11 +282,12 @@ def load_config_or_fail(options: GlobalOptions) -> tuple[Places, MergedConfig]:
     config, sources = load_merged(
         config_paths(places, options.configs), places, sink, environment()
     )
-    for diagnostic in finish(sink, sources):
+    diagnostics = finish(sink, sources)
+    for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
     if config is None:
         raise CompileFailed("the configuration has errors; fix the errors above")
-    return places, config
+    return places, config, diagnostics
 
 
 def listing_command(options: GlobalOptions, kind: str) -> int:
@@ -292,7 +304,7 @@ def doctor_command(
 ) -> int:
     from .doctor import diagnose, render_checks
 
-    places, merged = load_config_or_fail(options)
+    places, merged, diagnostics = load_config(options)
     if backends and not probe:
         raise MuxError("naming backends needs --probe: llm-mux doctor --probe NAME…")
     unknown = [name for name in backends if name not in merged.config.backends]
@@ -300,7 +312,8 @@ def doctor_command(
         raise MuxError(f"no backend named {', '.join(unknown)}: llm-mux backends lists them")
     if probe and offline:
         raise MuxError("--probe contacts every backend; it cannot be combined with --offline")
-    checks = diagnose(places, merged, offline=offline, probe=backends if probe else None)
+    probed = backends if probe else None
+    checks = diagnose(places, merged, offline=offline, probe=probed, diagnostics=diagnostics)
     emit(render_checks(checks, as_json=options.output == "json"), options)
     return EXIT_FAILED if any(c.status == "broken" for c in checks) else 0
 

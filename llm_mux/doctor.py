@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from llm_mux.compiler.diagnostics import did_you_mean
+from llm_mux.compiler.diagnostics import Diagnostic, Severity, did_you_mean
 from llm_mux.compiler.envvars import UnsetVariable, expand_env
 from llm_mux.compiler.passes.config import MergedConfig
 from llm_mux.compiler.passes.lower import backend_specs
@@ -25,7 +25,7 @@ from llm_mux.compiler.plan import BackendSpec
 
 from .config import environment
 from .ecosystems import detect_ecosystem
-from .paths import Places
+from .paths import Places, builtin_workflows
 from .teams import detect_team
 
 __all__ = ["Check", "diagnose", "render_checks"]
@@ -42,21 +42,29 @@ class Check:
 
 
 def diagnose(
-    places: Places, merged: MergedConfig, *, offline: bool, probe: Sequence[str] | None = None
+    places: Places,
+    merged: MergedConfig,
+    *,
+    offline: bool,
+    probe: Sequence[str] | None = None,
+    diagnostics: Sequence[Diagnostic] = (),
 ) -> list[Check]:
-    """`probe`: None for no prompts, else the backends to send one to (empty: all)."""
+    """`probe`: None for no prompts, else the backends to send one to (empty: all).
+    `diagnostics`: the config's, whose errors are checks too."""
     from .backends.pool import BackendPool
 
     env = environment()
     specs = backend_specs(merged.config)
     pool = BackendPool(specs, root=places.project_root, env=env)
     untrusted = untrusted_backends(places, merged, env)
-    checks = [
+    checks = [_config_error(d) for d in diagnostics if d.severity is Severity.ERROR]
+    checks += [
         _backend(spec, pool.availability(name), env, _no_contact(name, offline, untrusted))
         for name, spec in specs.items()
     ]
-    available = {c.name for c in checks if c.status == "ok"}
-    checks += [_role(name, role.backends, available) for name, role in merged.config.roles.items()]
+    available = {c.name for c in checks if c.kind == "backend" and c.status == "ok"}
+    roles = merged.config.roles.items()
+    checks += [_role(name, role.backends, available, set(specs)) for name, role in roles]
     if probe is not None:
         from .probe import probe as send_probes
 
@@ -66,6 +74,12 @@ def diagnose(
     checks += _context(places, merged)
     checks += _workflows(places)
     return checks
+
+
+def _config_error(diagnostic: Diagnostic) -> Check:
+    where = diagnostic.location
+    detail = f"{diagnostic.message} ({where.path}:{where.line}:{where.column}, {diagnostic.code})"
+    return Check("config", Path(where.path).name, "broken", detail)
 
 
 def untrusted_backends(places: Places, merged: MergedConfig, env: Mapping[str, str]) -> set[str]:
@@ -177,7 +191,11 @@ def _model_ids(body: bytes) -> set[str]:
     return {str(e["id"]) for e in entries if isinstance(e, dict) and e.get("id")}
 
 
-def _role(name: str, backends: list[str], available: set[str]) -> Check:
+def _role(name: str, backends: list[str], available: set[str], defined: set[str]) -> Check:
+    undefined = [b for b in backends if b not in defined]
+    if undefined:
+        names = ", ".join(f"'{b}'" for b in undefined)
+        return Check("role", name, "broken", f"uses backend {names}, which is not defined")
     usable = [b for b in backends if b in available]
     if not usable:
         return Check("role", name, "broken", f"none of {', '.join(backends)} is available")
@@ -200,17 +218,32 @@ def _context(places: Places, merged: MergedConfig) -> list[Check]:
 
 
 def _workflows(places: Places) -> list[Check]:
-    from .validate import Targets, collect_targets, validate
+    """Project and user workflows, then the built-in ones they do not replace, each
+    validated against the config as `llm-mux run NAME` would compile it."""
+    from .validate import collect_targets
 
-    checks = []
-    for path in collect_targets((), places).workflows:
-        report = validate(Targets(workflows=[path]), places, extra_configs=(), env=environment())
-        if report.errors:
-            detail = f"{report.errors} error(s): run llm-mux validate {path}"
-            checks.append(Check("workflow", path.stem, "broken", detail))
-        else:
-            checks.append(Check("workflow", path.stem, "ok", "validates"))
-    return checks
+    paths = collect_targets((), places).workflows
+    names = {path.stem for path in paths}
+    builtins = [p for p in sorted(builtin_workflows().glob("*.toml")) if p.stem not in names]
+    return [_workflow(path, places) for path in paths] + [
+        _workflow(path, places, builtin=True) for path in builtins
+    ]
+
+
+def _workflow(path: Path, places: Places, *, builtin: bool = False) -> Check:
+    from .validate import Targets, validate
+
+    report = validate(Targets(workflows=[path]), places, extra_configs=(), env=environment())
+    origin = "built in; " if builtin else ""
+    if not report.errors:
+        return Check("workflow", path.stem, "ok", f"{origin}validates")
+    roles = [d for d in report.diagnostics if d.code == "E401"]
+    if roles:
+        detail = f"{origin}{roles[0].message}: run `llm-mux init` to write a config with it"
+    else:
+        target = path.stem if builtin else str(path)
+        detail = f"{origin}{report.errors} error(s): run llm-mux validate {target}"
+    return Check("workflow", path.stem, "broken", detail)
 
 
 _MARKS = {"ok": "✓", "broken": "✗", "info": "·"}
