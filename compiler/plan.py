@@ -193,6 +193,7 @@ class Plan(_Frozen, frozen=True, kw_only=True):
     stages: tuple[tuple[str, ...], ...]
     edges: tuple[Edge, ...]
     output: str
+    output_explicit: bool = False  # the workflow's `output`, not the last final step
     args: tuple[ArgSpec, ...] = ()
     backends: dict[str, BackendSpec] = {}
     team: TeamInfo | None = None

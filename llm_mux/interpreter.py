@@ -25,7 +25,7 @@ from llm_mux.compiler.expr import Expr
 from llm_mux.compiler.plan import Plan, StepPlan
 
 from .context import item_context, step_context
-from .jsontext import json_array
+from .jsontext import json_array, json_value
 from .rendering import RenderError, evaluate_expression, holds
 from .results import ItemDetails, Status, StepResult, Usage, add_usage
 from .runtime import Runtime
@@ -127,8 +127,20 @@ class Interpreter:
         budget = self.runtime.budget
         return budget is not None and budget.stopped is not None
 
+    def _output_step(self) -> StepResult:
+        """The step whose output is the run's: the workflow's `output`; else the
+        last-declared final step, or — when that was skipped — the last-declared
+        step that succeeded with no succeeded step depending on it."""
+        chosen = self.results[self.plan.output]
+        if self.plan.output_explicit or not chosen.skipped:
+            return chosen
+        ran = [s for s in self.plan.steps if self.results[s.name].succeeded]
+        needed = {name for s in ran for name in s.all_dependencies}
+        finals = [s.name for s in ran if s.name not in needed]
+        return self.results[finals[-1]] if finals else chosen
+
     def _outcome(self, status: RunStatus, error: str | None, started: float) -> RunOutcome:
-        output_step = self.results[self.plan.output]
+        output_step = self._output_step()
         usage: Usage | None = None
         for result in self.results.values():
             usage = add_usage(usage, result.usage)
@@ -155,6 +167,9 @@ class Interpreter:
             self.runtime.observer.step_finished(step, self.results[step.name])
             raise
         result = replace(result, duration_ms=_ms_since(started))
+        if result.succeeded and result.json is None and result.type != "query":
+            # Query steps parse their answers themselves (a list for a parallel one).
+            result = replace(result, json=json_value(result.output))
         self.results[step.name] = result
         self.runtime.observer.step_finished(step, result)
         if self._stopped():

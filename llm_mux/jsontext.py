@@ -12,9 +12,28 @@ import re
 
 from llm_mux.compiler import json_limits
 
-__all__ = ["describe_json", "extract_json", "json_array"]
+__all__ = ["describe_json", "extract_json", "json_array", "json_value"]
 
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\r?\n(.*?)\r?\n?```", re.DOTALL)
+
+
+# What JSON text can start with: an object, an array, a string, a number, a literal.
+_JSON_STARTS = frozenset('{["-0123456789tfn')
+
+
+def json_value(text: str) -> object:
+    """The value `text` holds when the whole of it is JSON, else None.
+
+    Only text that can start JSON is parsed, so a large non-JSON output costs
+    one character's look."""
+    stripped = text.strip()
+    if not stripped or stripped[0] not in _JSON_STARTS:
+        return None
+    try:
+        value: object = json_limits.loads(stripped)
+    except ValueError:  # not JSON, or nested too deep to be data
+        return None
+    return value
 
 
 def extract_json(text: str) -> object:

@@ -64,6 +64,7 @@ def lower(workflow: CheckedWorkflow, ordering: Ordering, config: Config, team: s
         stages=ordering.stages,
         edges=ordering.edges,
         output=workflow.output,
+        output_explicit=surface.output is not None,
         args=workflow.args,
         backends=backend_specs(config),
         max_concurrent=config.defaults.max_concurrent,
