@@ -31,7 +31,7 @@ def runs_list_command(options: GlobalOptions, *, limit: int) -> int:
 def runs_show_command(options: GlobalOptions, run_id: str) -> int:
     state_dir = places_for(options).state_dir
     run = load_run(ledger_path(state_dir), run_id)
-    run["directory"] = str(run_directory(state_dir, str(run["id"])))
+    run["directory"] = str(run_directory(state_dir, str(run["run_id"])))
     for step in _steps(run):
         step.pop("result", None)  # what `runs resume` reads back: the rest says it all
     emit(_json(run) if options.output == "json" else render_run(run), options)
@@ -45,7 +45,7 @@ def render_runs(runs: Sequence[Row]) -> str:
     headers = ("run id", "workflow", "status", "started", "duration", "tokens", "cost")
     rows = [
         (
-            str(run["id"]),
+            str(run["run_id"]),
             str(run["workflow"]),
             str(run["status"]),
             local_time(run["started_at"]),
@@ -59,7 +59,7 @@ def render_runs(runs: Sequence[Row]) -> str:
 
 
 def render_run(run: Row) -> str:
-    lines = [f"run {run['id']}: {run['workflow']} {run['status']}", ""]
+    lines = [f"run {run['run_id']}: {run['workflow']} {run['status']}", ""]
     fields = [
         ("workflow", f"{run['workflow']} ({run['path']})"),
         ("started", local_time(run["started_at"])),
@@ -85,6 +85,9 @@ def render_run(run: Row) -> str:
     candidates = [_candidate_cells(step, c, directory) for step in steps for c in _candidates(step)]
     if candidates:
         lines += ["", "candidates:", render_table(_CANDIDATE_HEADERS, candidates).rstrip()]
+    outputs = [line for step in steps for line in _step_output(step)]
+    if outputs:
+        lines += ["", "outputs:", *outputs]
     rejected = [line for step in steps for line in _candidate_errors(step)]
     if rejected:
         lines += ["", "candidates that lost:", *rejected]
@@ -175,6 +178,29 @@ def _backends(step: Row) -> str:
         outcome[name] = outcome.get(name, False) or bool(call["ok"])
     shown = [name if ok else f"{name} (failed)" for name, ok in outcome.items()]
     return ", ".join(shown) or "-"
+
+
+_OUTPUT_LINES = 3  # lines of each step's output `runs show` prints
+_OUTPUT_WIDTH = 120  # characters of each of those lines
+
+
+def _step_output(step: Row) -> list[str]:
+    """The start of what the step produced, and where the whole of it is."""
+    output = str(step.get("output") or "")
+    path = step.get("output_file")
+    if step["status"] in ("skipped", "pending") or not (output or path):
+        return []
+    where = f" ({path})" if path else ""
+    lines = output.splitlines()
+    shown = [_cut(line) for line in lines[:_OUTPUT_LINES]] or ["(empty)"]
+    more = len(lines) - _OUTPUT_LINES
+    if more > 0:
+        shown.append(f"… {more} more line{'s' if more > 1 else ''}")
+    return [f"  {step['name']}{where}:", *(f"    {line}" for line in shown)]
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= _OUTPUT_WIDTH else line[: _OUTPUT_WIDTH - 1] + "…"
 
 
 def _step_errors(step: Row) -> list[str]:

@@ -136,7 +136,9 @@ def _with_usage(record: Row) -> Row:
 
 
 def _run(cursor: sqlite3.Cursor, row: Sequence[object]) -> Row:
-    run = _with_usage(_columns(cursor, row))
+    columns = _columns(cursor, row)
+    # `run_id`, as `run --output json` and the run document name it (the column is `id`).
+    run = _with_usage({"run_id": columns.pop("id"), **columns})
     run["args"] = json.loads(str(run["args"] or "{}"))
     run["invocation"] = _json(run.get("invocation")) or {}
     return run

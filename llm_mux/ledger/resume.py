@@ -65,7 +65,7 @@ class RecordedResults:
 
     @classmethod
     def from_run(cls, run: Row, redact: Callable[[str], str]) -> RecordedResults:
-        run_id = str(run["id"])
+        run_id = str(run["run_id"])
         results: dict[str, StepResult] = {}
         missing: dict[str, str] = {}
         for step in _rows(run["steps"]):
@@ -165,11 +165,11 @@ def _check_resumable(run: Row) -> None:
         return
     if status == "succeeded":
         raise UsageError(
-            f"run {run['id']} succeeded: there is nothing to resume",
+            f"run {run['run_id']} succeeded: there is nothing to resume",
             hint=f"`llm-mux run {run['workflow']}` runs it again",
         )
     raise UsageError(
-        f"run {run['id']} is {status}: only a failed or cancelled run can be resumed",
+        f"run {run['run_id']} is {status}: only a failed or cancelled run can be resumed",
         hint="a run killed without being recorded stays `running`; start it again with "
         "`llm-mux run`",
     )
@@ -237,7 +237,8 @@ def _args(plan: Plan, run: Row, env: Mapping[str, str]) -> dict[str, object]:
     for spec in plan.args:
         if spec.required and spec.name not in values:
             raise UsageError(
-                f"the workflow now requires arg '{spec.name}', which run {run['id']} did not have",
+                f"the workflow now requires arg '{spec.name}', "
+                f"which run {run['run_id']} did not have",
                 hint=f"run it afresh: llm-mux run {run['workflow']} {spec.name}=VALUE ...",
             )
     return values
@@ -333,11 +334,11 @@ def render_preview(run: Row, verdicts: Sequence[Verdict], *, as_json: bool) -> s
         import json
 
         steps = [{"name": v.step, "action": v.action, "why": v.why} for v in verdicts]
-        document = {"resumes": run["id"], "workflow": run["workflow"], "steps": steps}
+        document = {"resumes": run["run_id"], "workflow": run["workflow"], "steps": steps}
         return json.dumps(document, indent=2) + "\n"
     counts = {action: sum(v.action == action for v in verdicts) for action in ("reuse", "run")}
     lines = [
-        f"resuming run {run['id']} ({run['workflow']}, {run['status']}): "
+        f"resuming run {run['run_id']} ({run['workflow']}, {run['status']}): "
         f"{counts['reuse']} steps reused, {counts['run']} to run",
         "",
     ]

@@ -241,7 +241,7 @@ def test_runs_list_shows_the_newest_first(cli, tmp_path: Path) -> None:
         [first, "greet", "succeeded"],
     ]
     limited = json.loads(cli("--output", "json", "runs", "list", "--limit", "1").out)
-    assert [r["id"] for r in limited] == [second]
+    assert [r["run_id"] for r in limited] == [second]
     assert limited[0]["status"] == "failed" and limited[0]["args"] == {}
 
 
@@ -259,7 +259,7 @@ def test_runs_show_tells_what_happened(cli, tmp_path: Path) -> None:
     ]
     assert "errors:\n  broken: exit code 3:\n    oops\n" in shown.out
     document = json.loads(cli("--output", "json", "runs", "show", run_id[:-2]).out)
-    assert document["id"] == run_id
+    assert document["run_id"] == run_id
     assert [s["name"] for s in document["steps"]] == ["slow", "broken", "after"]
     assert document["steps"][1]["inputs"] == {"run": "echo oops >&2; exit 3"}
 
