@@ -129,14 +129,19 @@ def _entity(connection: sqlite3.Connection, row: Sequence[object], history: bool
     entity: Row = dict(zip(names + ("created_at", "updated_at", "run_id"), fields, strict=True))
     entity["project"] = entity["project"] or None
     versions = connection.execute(
-        "SELECT name, value, valid_from, valid_to, source, run_id FROM entity_properties "
-        "WHERE entity_id = ? ORDER BY name, valid_from, id",
+        "SELECT name, value, valid_from, valid_to, source, run_id, value_type "
+        "FROM entity_properties WHERE entity_id = ? ORDER BY name, valid_from, id",
         (entity_id,),
     ).fetchall()
-    entity["properties"] = {v[0]: json.loads(v[1]) for v in versions if v[3] is None}
+    entity["properties"] = {v[0]: _decoded(v[1], v[6]) for v in versions if v[3] is None}
     if history:
         keys = ("name", "value", "valid_from", "valid_to", "source", "run_id")
         entity["history"] = [
-            dict(zip(keys, (v[0], json.loads(v[1]), *v[2:]), strict=True)) for v in versions
+            dict(zip(keys, (v[0], _decoded(v[1], v[6]), *v[2:6]), strict=True)) for v in versions
         ]
     return entity
+
+
+def _decoded(value: str, value_type: str) -> object:
+    """A stored property: text as it is, anything else parsed from JSON."""
+    return value if value_type == "text" else json.loads(value)

@@ -11,7 +11,8 @@ store steps upsert on, so storing the same knowledge twice updates it:
 - `entities`: (`entity_type`, `entity_name`, `project`), `project` being ''
   when an entity belongs to no project (NULLs would defeat the UNIQUE key).
 - `entity_properties`: one row per value a property has had; the current one
-  has `valid_to` NULL, at most one per (entity, name).
+  has `valid_to` NULL, at most one per (entity, name). `value` is a string's text
+  itself (`value_type` 'text'), or any other value as JSON (`value_type` 'json').
 
 Times are ISO-8601 UTC text; `run_id` is the run that last wrote the row.
 """
@@ -88,4 +89,15 @@ _V1 = (
     "CREATE INDEX entities_project ON entities (project)",
 )
 
-MEMORY_SCHEMA = Schema("memory database", (_V1,))
+# Version 2: a string property is stored as the text itself (what `sqlite3` shows is
+# the value), other values as JSON; `value_type` says which. Rows written by version 1
+# (all JSON) are converted in place; their history is kept.
+_V2 = (
+    "ALTER TABLE entity_properties ADD COLUMN value_type TEXT NOT NULL DEFAULT 'json'",
+    """
+    UPDATE entity_properties SET value = json_extract(value, '$'), value_type = 'text'
+    WHERE json_valid(value) AND json_type(value) = 'text'
+    """,
+)
+
+MEMORY_SCHEMA = Schema("memory database", (_V1, _V2))

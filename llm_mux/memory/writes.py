@@ -185,13 +185,13 @@ def _write_properties(
     opened = 0
     changed = False
     for name, value in entity.properties.items():
-        encoded = None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+        encoded = _encoded(value)
         current = connection.execute(
-            "SELECT id, value FROM entity_properties "
+            "SELECT id, value, value_type FROM entity_properties "
             "WHERE entity_id = ? AND name = ? AND valid_to IS NULL",
             (entity_id, name),
         ).fetchone()
-        if (current[1] if current is not None else None) == encoded:
+        if (tuple(current[1:]) if current is not None else None) == encoded:
             continue  # the same value, or null for a property that has none
         changed = True
         if current is not None:
@@ -200,9 +200,18 @@ def _write_properties(
             )
         if encoded is not None:
             connection.execute(
-                "INSERT INTO entity_properties (entity_id, name, value, valid_from, source, "
-                "run_id) VALUES (?, ?, ?, ?, ?, ?)",
-                (entity_id, name, encoded, now, entity.source, run_id),
+                "INSERT INTO entity_properties (entity_id, name, value, value_type, "
+                "valid_from, source, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (entity_id, name, *encoded, now, entity.source, run_id),
             )
             opened += 1
     return opened, changed
+
+
+def _encoded(value: object) -> tuple[str, str] | None:
+    """A property's (value, value_type): a string as itself, anything else as JSON."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value, "text"
+    return json.dumps(value, sort_keys=True, ensure_ascii=False), "json"

@@ -37,7 +37,7 @@ def test_a_new_database_has_its_schema_version_wal_and_mode_0600(tmp_path: Path)
     path = tmp_path / "memory" / "myapp.db"
     store_batch(path, batch(facts=[fact()]), run_id="r1", now="2024-01-01T00:00:00+00:00")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert rows(path, "SELECT version FROM schema_version") == [(1,)]
+    assert rows(path, "SELECT version FROM schema_version") == [(2,)]
     assert rows(path, "PRAGMA journal_mode") == [("wal",)]
     tables = {r[0] for r in rows(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"facts", "relationships", "entities", "entity_properties"} <= tables
@@ -92,7 +92,7 @@ def test_entity_properties_keep_their_history(tmp_path: Path) -> None:
         "SELECT name, value, valid_from, valid_to FROM entity_properties ORDER BY name, valid_from",
     )
     assert history == [
-        ("image", '"b:1"', "t1", "t4"),
+        ("image", "b:1", "t1", "t4"),  # a string as the text itself
         ("replicas", "2", "t1", "t3"),
         ("replicas", "3", "t3", None),
     ]
@@ -237,3 +237,35 @@ def test_storing_twice_is_storing_once(facts: list[dict[str, object]]) -> None:
         assert sum(again.new.values()) == 0
         keys = {(f["project"], " ".join(str(f["fact"]).split()).lower()) for f in facts}
         assert len(once) == len(keys)
+
+
+def test_a_version_1_database_keeps_its_properties_and_history(tmp_path: Path) -> None:
+    from llm_mux.database import Schema, open_database
+    from llm_mux.memory.schema import MEMORY_SCHEMA
+
+    path = tmp_path / "m.db"
+    old = open_database(path, Schema("memory database", MEMORY_SCHEMA.migrations[:1]))
+    assert old is not None
+    with old:
+        old.execute(
+            "INSERT INTO entities (entity_type, entity_name, source, created_at, updated_at) "
+            "VALUES ('service', 'web', 'k8s', 't1', 't1')"
+        )
+        old.executemany(
+            "INSERT INTO entity_properties (entity_id, name, value, valid_from, valid_to) "
+            "VALUES (1, ?, ?, ?, ?)",
+            [
+                ("port", '"8080"', "t1", "t2"),
+                ("port", '"9090"', "t2", None),
+                ("n", "3", "t1", None),
+            ],
+        )
+    old.close()
+    (read,) = read_entities(path, history=True)  # opening migrates the file to version 2
+    assert read["properties"] == {"n": 3, "port": "9090"}
+    assert [v["value"] for v in read["history"]] == [3, "8080", "9090"]  # type: ignore[union-attr]
+    assert rows(path, "SELECT value, value_type FROM entity_properties ORDER BY id") == [
+        ("8080", "text"),
+        ("9090", "text"),
+        ("3", "json"),
+    ]
