@@ -175,8 +175,9 @@ EXPLANATIONS: dict[str, Explanation] = {
     ),
     "W502": Explanation(
         example='[[steps]]\nname = "tests"\ntype = "shell"\nrun = "make test"\ntimeout = 30000\n',
-        fix='Timeouts are seconds: write `30` or `"30s"`. A timeout really that long can '
-        "be silenced with `# llm-mux: ignore[W502]` on its line.",
+        fix='Timeouts are seconds: write `30` or `"30s"`. A file written for the Rust '
+        "llm-mux (which counted milliseconds) is rewritten by `llm-mux migrate FILE`. A "
+        "timeout really that long can be silenced with `# llm-mux: ignore[W502]` on its line.",
     ),
     "W403": Explanation(
         example='[backends.gemini]\ncommand = "gemini"\n'

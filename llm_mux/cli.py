@@ -215,6 +215,21 @@ def run(
     )
 
 
+@cli.command(example="llm-mux migrate --diff .llm-mux/workflows/*.toml")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--diff", is_flag=True, help="Print the changes as a diff; write nothing.")
+@with_globals
+def migrate(options: GlobalOptions, files: tuple[Path, ...], diff: bool) -> int:
+    """Rewrite files written for the Rust llm-mux in place: millisecond timeouts, old spellings.
+
+    Comments and layout are kept. See docs/migrating.md for what changes.
+    """
+    from .migrate import migrate_command
+
+    directory = options.directory or Path.cwd()
+    return migrate_command([directory / f for f in files], diff=diff)
+
+
 @cli.command(example="llm-mux -C ~/src/myapp trust")
 @click.option("--revoke", is_flag=True, help="Stop trusting this project.")
 @click.option(

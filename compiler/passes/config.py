@@ -347,7 +347,8 @@ def check_duration(
             "W502",
             f"'{key}' is {value} seconds ({value / 3600:.1f} hours)",
             at,
-            hint=f'did you mean milliseconds? write "{value}ms"',
+            hint=f'did you mean milliseconds? write "{value}ms" (for a file written for the '
+            "Rust llm-mux, `llm-mux migrate FILE` rewrites them all)",
         )
     return seconds
 
