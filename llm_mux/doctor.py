@@ -125,7 +125,10 @@ def _backend(
         status = "info" if not spec.enabled else "broken"
         return Check("backend", spec.name, status, reason)
     if spec.kind == "cli":
-        return Check("backend", spec.name, "ok", f"{expand_env(spec.command, env)} found on PATH")
+        found = f"{expand_env(spec.command, env)} found on PATH"
+        if spec.wrapper:  # the command itself need only exist where the wrapper runs it
+            found = f"command_wrapper {spec.wrapper[0]} found on PATH"
+        return Check("backend", spec.name, "ok", found)
     if no_contact is not None:
         key = "key set; " if spec.api_key else ""
         return Check("backend", spec.name, "ok", f"{key}not contacted ({no_contact})")

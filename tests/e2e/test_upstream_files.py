@@ -149,6 +149,13 @@ def test_a_missing_wrapper_makes_cli_backends_unavailable_and_says_so(
     listed = json.loads(cli("--output", "json", "backends", cwd=upstream).out)
     claude = next(row for row in listed if row["name"] == "claude")
     assert "command_wrapper 'no-such-wrapper' not found on PATH" in json.dumps(claude)
+    doctor = cli("--output", "json", "doctor", "--offline", cwd=upstream)
+    checks = {(c["kind"], c["name"]): c for c in json.loads(doctor.out)["checks"]}
+    assert "command_wrapper 'no-such-wrapper' not found" in checks[("backend", "claude")]["detail"]
+    install_config(tmp_path, "wrap")
+    doctor = cli("--output", "json", "doctor", "--offline", cwd=upstream)
+    checks = {(c["kind"], c["name"]): c for c in json.loads(doctor.out)["checks"]}
+    assert checks[("backend", "claude")]["detail"] == "command_wrapper wrap found on PATH"
 
 
 def test_defaults_parallel_and_max_concurrent(cli, upstream: Path, tmp_path: Path) -> None:
