@@ -70,7 +70,9 @@ def test_a_bare_timeout_of_1000_or_more_looks_like_milliseconds() -> None:
     seconds, found = check(30000)
     assert seconds == 30000.0
     assert found == [
-        "W502 'timeout' is 30000 seconds (8.3 hours) | did you mean milliseconds? write \"30000ms\""
+        "W502 'timeout' is 30000 seconds (8.3 hours) | did you mean milliseconds? write "
+        '"30000ms" (for a file written for the Rust llm-mux, `llm-mux migrate FILE` rewrites '
+        "them all)"
     ]
     assert check(999) == (999.0, [])
     assert check("3600s") == (3600.0, [])  # a unit says it is meant

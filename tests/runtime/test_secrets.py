@@ -39,7 +39,7 @@ def test_a_planted_secret_appears_nowhere(
     assert "[redacted:LLM_MUX_TEST_API_KEY]" in channels[2]  # the JSON document
     runs = cli("--output", "json", "runs", "list", cwd=tmp_path)
     channels += [runs.out, runs.err]
-    run_id = runs.out.split('"id": "')[1].split('"')[0]
+    run_id = runs.out.split('"run_id": "')[1].split('"')[0]
     shown = cli("runs", "show", run_id, cwd=tmp_path)
     channels += [shown.out, shown.err]
     doctor = cli("--trust", "doctor", cwd=tmp_path)
