@@ -44,6 +44,8 @@ def test_probe_asks_every_backend_and_reports_answer_latency_or_the_tools_error(
     config = (
         f'[backends.api]\ncommand = "{openai_server.url}"\nmodel = "m"\n'
         f'[backends.good]\ncommand = "{good}"\n[backends.bad]\ncommand = "{bad}"\n'
+        # doctor also checks the built-in review, which needs role default
+        '[roles.default]\nbackends = ["good"]\n'
     )
     root = project(tmp_path, config, cli)
     result = cli("--trust", "doctor", "--probe", cwd=root)
