@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..database import open_database
 from ..errors import UsageError
+from .orphans import mark_orphaned
 from .schema import LEDGER_SCHEMA
 
 __all__ = ["LAST", "Row", "chain_spent", "list_runs", "load_run"]
@@ -32,6 +34,8 @@ def list_runs(path: Path, *, limit: int) -> list[Row]:
     if connection is None:
         return []
     try:
+        with connection:
+            mark_orphaned(connection, datetime.now(UTC).isoformat(timespec="milliseconds"))
         cursor = connection.execute(
             "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)
         )

@@ -42,6 +42,7 @@ from ..results import StepResult, Usage, result_record
 from ..runtime import Observer
 from ..signals import last_words
 from .candidates import candidate_rows
+from .orphans import mark_orphaned, process_started, this_host
 from .schema import OUTPUT_LIMIT, ledger_path
 from .writer import LedgerWriter
 
@@ -267,9 +268,17 @@ def _start_run(
         "output_step": plan.output,
         "invocation": recorder.as_json(dict(meta.invocation or {})),
         "resumed_from": meta.resumed_from,
+        "pid": os.getpid(),
+        "host": this_host(),
+        "process_started": process_started(),
     }
-    recorder.ledger.write(lambda connection: _insert(connection, "runs", row))
+    recorder.ledger.write(lambda connection: _start_row(connection, row))
     return recorder
+
+
+def _start_row(connection: sqlite3.Connection, row: Mapping[str, object]) -> None:
+    mark_orphaned(connection, _now())  # start-up: earlier runs whose process is gone
+    _insert(connection, "runs", row)
 
 
 def finish_run(recorder: RunRecorder, outcome: RunOutcome) -> None:

@@ -146,7 +146,16 @@ _V3 = (
 # it) took from the step cache instead of running; calls are recorded only when made.
 _V4 = ("ALTER TABLE steps ADD COLUMN cached_from TEXT",)
 
-LEDGER_SCHEMA = Schema("run ledger", (_V1, _V2, _V3, _V4))
+# Version 5: which process runs a run — its pid, host and process start time — so a
+# later llm-mux can tell a run whose process is gone (SIGKILL, a reboot) and mark it
+# `interrupted` (ledger/orphans.py).
+_V5 = (
+    "ALTER TABLE runs ADD COLUMN pid INTEGER",
+    "ALTER TABLE runs ADD COLUMN host TEXT",
+    "ALTER TABLE runs ADD COLUMN process_started INTEGER",
+)
+
+LEDGER_SCHEMA = Schema("run ledger", (_V1, _V2, _V3, _V4, _V5))
 
 
 def ledger_path(state_dir: Path) -> Path:

@@ -145,3 +145,28 @@ def test_a_signal_before_the_run_exits_quietly(tmp_path: Path, number: int, code
     _, err = process.communicate(timeout=30)
     assert process.returncode == code
     assert "Traceback" not in err and "llm-mux: interrupted" in err
+
+
+def test_a_run_killed_with_sigkill_is_marked_interrupted_on_start_up(tmp_path: Path) -> None:
+    process = start(tmp_path)
+    wait_for(tmp_path / "child.pid")
+    assert [s for s, _ in ledger_status(tmp_path)] == ["running"]
+    process.kill()  # no handler, no last words
+    process.communicate(timeout=15)
+    assert [s for s, _ in ledger_status(tmp_path)] == ["running"]
+    env = dict(os.environ, HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / "state"))
+    listed = subprocess.run(
+        [sys.executable, "-m", "llm_mux", "--output", "json", "runs", "list"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    (status, error), *_ = ledger_status(tmp_path)
+    assert status == "interrupted", listed.stderr
+    assert "was gone when llm-mux next looked" in str(error) and "start time" in str(error)
+    assert '"interrupted"' in listed.stdout
+    child = int((tmp_path / "child.pid").read_text())
+    if alive(child):  # a SIGKILLed parent cannot kill its children: do it for the test
+        os.kill(child, signal.SIGKILL)
