@@ -64,6 +64,7 @@ class BackendSpec(_Frozen, frozen=True, kw_only=True):
     system: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    max_response_bytes: int = 16 * 1024 * 1024
     enabled: bool = True
     timeout: float = 300.0
     max_retries: int = 3

@@ -112,6 +112,9 @@ class Backend(_Table, frozen=True, kw_only=True):
     system: Annotated[str | None, doc("System prompt sent with every HTTP request")] = None
     temperature: Annotated[float | None, doc("Sampling temperature for HTTP requests")] = None
     max_tokens: Annotated[int | None, doc("Most tokens an HTTP answer may have")] = None
+    max_response_bytes: Annotated[
+        int, doc("Largest HTTP response body read, in bytes (default 16 MiB); more is an error")
+    ] = 16 * 1024 * 1024
     enabled: Annotated[bool, doc("false: this backend is never called")] = True
     timeout: Annotated[
         Duration | None,

@@ -215,6 +215,7 @@ def backend_spec(name: str, backend: Backend, defaults: Defaults = _NO_DEFAULTS)
         system=backend.system,
         temperature=backend.temperature,
         max_tokens=backend.max_tokens,
+        max_response_bytes=backend.max_response_bytes,
         enabled=backend.enabled,
         timeout=_seconds(timeout if timeout is not None else 300, "s", 300.0),
         max_retries=backend.max_retries,

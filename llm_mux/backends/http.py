@@ -155,7 +155,7 @@ class _HttpTransport:
     async def _post(self, prepared: _Prepared, body: JsonObject) -> httpx.Response:
         try:
             async with asyncio.timeout(self.spec.timeout):
-                return await self.client.post(prepared.url, json=body, headers=prepared.headers)
+                return await self._read(prepared, body)
         except (TimeoutError, httpx.TimeoutException):
             message = f"timed out after {self.spec.timeout:g}s"
             raise self._error(prepared, message, "timeout", self.spec.retry_timeout) from None
@@ -165,6 +165,33 @@ class _HttpTransport:
         except httpx.HTTPError as error:
             message = f"connection to {_origin(prepared.url)} failed: {_describe(error)}"
             raise self._error(prepared, message, "connection", True) from None
+
+    async def _read(self, prepared: _Prepared, body: JsonObject) -> httpx.Response:
+        """The response, its body read up to `max_response_bytes` and no further."""
+        limit = self.spec.max_response_bytes
+        request = self.client.build_request(
+            "POST", prepared.url, json=body, headers=prepared.headers
+        )
+        response = await self.client.send(request, stream=True)
+        try:
+            content = bytearray()
+            async for chunk in response.aiter_bytes():
+                content += chunk
+                if len(content) > limit:
+                    raise self._error(
+                        prepared,
+                        f"the response is larger than max_response_bytes ({limit:,} bytes); "
+                        f"raise backends.{self.spec.name}.max_response_bytes if it is expected",
+                        "too_large",
+                        False,
+                        status=response.status_code,
+                    )
+        finally:
+            await response.aclose()
+        headers = response.headers
+        return httpx.Response(
+            response.status_code, headers=headers, content=bytes(content), request=request
+        )
 
     def _status_error(self, response: httpx.Response, prepared: _Prepared) -> BackendError:
         status = response.status_code

@@ -146,3 +146,27 @@ def test_the_sandbox_refusing_is_a_step_failure(
     assert code == 1
     error = str(step(document, "a")["error"])
     assert expected in error and "unsafe" in error
+
+
+# -- 12 ------------------------------------------------------------------------------------
+def test_a_response_over_max_response_bytes_is_a_clear_error(
+    cli, tmp_path: Path, openai_server: ModelServer
+) -> None:
+    (tmp_path / ".llm-mux").mkdir()
+    (tmp_path / ".llm-mux" / "config.toml").write_text(
+        f'[backends.api]\ncommand = "{openai_server.url}"\nmodel = "m"\nmax_retries = 0\n'
+        "max_response_bytes = 100000\n"
+    )
+    openai_server.default = Reply(text="x" * 300_000)
+    code, document, _ = run(
+        cli, tmp_path, "[[steps]]\nname = 'ask'\ntype = 'query'\nbackend = 'api'\nprompt = 'hi'\n"
+    )
+    assert code == 1
+    error = str(step(document, "ask")["error"])
+    assert "larger than max_response_bytes (100,000 bytes)" in error
+    assert "backends.api.max_response_bytes" in error
+    openai_server.default = Reply(text="x" * 50_000)
+    code, document, _ = run(
+        cli, tmp_path, "[[steps]]\nname = 'ask'\ntype = 'query'\nbackend = 'api'\nprompt = 'hi'\n"
+    )
+    assert code == 0 and step(document, "ask")["output"] == "x" * 50_000
