@@ -145,6 +145,7 @@ class StepPlan(_Frozen, frozen=True, kw_only=True):
     timeout: float | None = None
     retries: int = 0
     retry_delay: float = 1.0
+    rerun_on_worker_loss: bool = True
     line: int = 0
     max_cost: float | None = None  # the step's own budget, over all its calls
     max_tokens: int | None = None

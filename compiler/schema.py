@@ -222,6 +222,27 @@ class Defaults(_Table, frozen=True, kw_only=True):
             'or --command ("nix-shell --run") gets the command as one shell-quoted string'
         ),
     ] = None
+class Executor(_Table, frozen=True, kw_only=True):
+    """Where the work of shell steps and CLI backend calls runs (`run --executor` wins)."""
+
+    address: Annotated[
+        str, doc("local (this machine), dask://HOST:PORT or tls://HOST:PORT (a Dask scheduler)")
+    ] = "local"
+    project: Annotated[
+        Literal["snapshot", "shared"],
+        doc(
+            "How workers see the project: a snapshot shipped once per run, or the same path "
+            "on every worker (a shared file system)"
+        ),
+    ] = "snapshot"
+    connect_timeout: Annotated[
+        Duration, doc("How long to wait for the scheduler and a first worker: " + _DURATION)
+    ] = 10
+    tls_ca_file: Annotated[
+        str | None, doc("tls://: the certificate authority of the cluster's certificates")
+    ] = None
+    tls_cert: Annotated[str | None, doc("tls://: this client's certificate (PEM file)")] = None
+    tls_key: Annotated[str | None, doc("tls://: this client's private key (PEM file)")] = None
 
 
 class Config(_Table, frozen=True, kw_only=True):
@@ -230,6 +251,9 @@ class Config(_Table, frozen=True, kw_only=True):
     defaults: Annotated[
         Defaults, doc("Settings for every backend and command (the Rust llm-mux's table)")
     ] = Defaults()
+    executor: Annotated[
+        Executor | None, doc("Where shell steps and CLI backend calls run (default: here)")
+    ] = None
     backends: Annotated[dict[str, Backend], doc("Model backends, by name")] = {}
     roles: Annotated[dict[str, Role], doc("Roles (named lists of backends), by name")] = {}
     teams: Annotated[dict[str, Team], doc("Teams, in detection order; the first match wins")] = {}
@@ -290,6 +314,13 @@ class _Step(_Table, tag_field="type", frozen=True, kw_only=True):
         list[str],
         doc("Files (globs relative to the project root) whose content is part of the cache key"),
     ] = []
+    on_worker_loss: Annotated[
+        Literal["rerun", "fail"],
+        doc(
+            "On a cluster (run --executor): when the worker running this step's work dies, "
+            "run it again elsewhere (rerun) or fail the step (fail)"
+        ),
+    ] = "rerun"
 
 
 class ShellStep(_Step, tag="shell", frozen=True, kw_only=True):

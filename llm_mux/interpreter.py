@@ -25,6 +25,7 @@ from llm_mux.compiler.expr import Expr
 from llm_mux.compiler.plan import Plan, StepPlan
 
 from .context import item_context, step_context
+from .executors import Label, labelled
 from .jsontext import json_array, json_value
 from .rendering import RenderError, evaluate_expression, holds
 from .results import ItemDetails, Status, StepResult, Usage, add_usage
@@ -202,7 +203,8 @@ class Interpreter:
         attempt = 0
         while True:
             attempt += 1
-            result = replace(await self._attempt(step, context), attempts=attempt)
+            with labelled(Label(step.name, item, step.rerun_on_worker_loss)):
+                result = replace(await self._attempt(step, context), attempts=attempt)
             if not result.failed or attempt > step.retries or self._stopped():
                 break
             await asyncio.sleep(step.retry_delay)

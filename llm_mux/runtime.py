@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .backends.pool import BackendPool
     from .budget.meter import Budget
     from .cache import StepCache
+    from .executors import Executor
 
 __all__ = ["NullObserver", "Observer", "Reuse", "Runtime"]
 
@@ -92,3 +93,12 @@ class Runtime:
     reuse: Reuse | None = None  # a resumed run's recorded results
     budget: Budget | None = None  # the run's limits, consulted before every backend call
     cache: StepCache | None = None  # the step cache, consulted after `reuse`
+    executor: Executor | None = None  # where shell work runs; None: here
+
+    def processes(self) -> Executor:
+        """The executor that runs shell steps' commands (local unless a cluster is used)."""
+        if self.executor is None:
+            from .executors import LocalExecutor
+
+            self.executor = LocalExecutor(self.root, self.env)
+        return self.executor

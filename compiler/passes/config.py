@@ -85,6 +85,7 @@ def merge_config(
     merged = MergedConfig(config, raw, origins)
     _check_defaults(merged, sink)
     _check_backends(merged, sink)
+    _check_executor(merged, sink)
     _check_roles(merged, sink)
     _check_env(merged, sink, env)
     return merged
@@ -132,6 +133,25 @@ def _forget_below(origins: dict[KeyPath, SourceFile], path: KeyPath) -> None:
 
 
 # -- checks on the merged tree -------------------------------------------------
+_EXECUTOR_SCHEMES = ("dask://", "tls://", "tcp://")
+
+
+def _check_executor(merged: MergedConfig, sink: Sink) -> None:
+    executor = merged.config.executor
+    if executor is None:
+        return
+    path: KeyPath = ("executor",)
+    _check_duration(merged, sink, path + ("connect_timeout",), executor.connect_timeout, "s")
+    address = executor.address
+    if address != "local" and not address.startswith(_EXECUTOR_SCHEMES):
+        sink.error(
+            "E104",
+            f"executor address '{address}' is neither 'local' nor a Dask scheduler address",
+            merged.locate(path + ("address",)),
+            hint='write "local", "dask://HOST:PORT" or "tls://HOST:PORT"',
+        )
+
+
 def _check_backends(merged: MergedConfig, sink: Sink) -> None:
     for name, backend in merged.config.backends.items():
         path: KeyPath = ("backends", name)

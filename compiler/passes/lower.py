@@ -106,6 +106,7 @@ def _step(step: CheckedStep, config: Config, team: Team | None, cache: bool) -> 
         max_tokens=surface.max_tokens,
         cache=cacheable and (surface.cache if surface.cache is not None else cache),
         inputs=tuple(surface.inputs),
+        rerun_on_worker_loss=surface.on_worker_loss == "rerun",
     )
 
 

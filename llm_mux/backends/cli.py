@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from llm_mux.compiler.plan import BackendSpec
-from llm_mux.process import CommandNotFound, ProcessResult, ProcessTimeout, run_process
+from llm_mux.executors import Executor, LocalExecutor, Work
+from llm_mux.process import CommandNotFound, ProcessResult, ProcessTimeout
 from llm_mux.redact import Redactor
 
 from .cli_output import failure_reason, read_output
@@ -45,11 +46,19 @@ _STDERR_SHOWN = 2000
 class CliTransport:
     """Runs the backend's command once per `complete`."""
 
-    def __init__(self, spec: BackendSpec, *, root: Path, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        spec: BackendSpec,
+        *,
+        root: Path,
+        env: Mapping[str, str],
+        executor: Executor | None = None,
+    ) -> None:
         self.spec = spec
         self.root = root
         self.env = env
         self.redact = Redactor.for_run(env, [spec])  # before stderr is cut
+        self.executor = executor or LocalExecutor(root, env)
 
     async def complete(self, request: Request) -> Completion:
         # Lone surrogates cannot be encoded; "replace" keeps a bad prompt from crashing.
@@ -73,23 +82,28 @@ class CliTransport:
         args = [expand(spec, f"args[{i}]", arg, env) for i, arg in enumerate(spec.args)]
         return [expand(spec, "command", spec.command, env), *args]
 
-    def _environment(self) -> dict[str, str]:
-        extra = {
+    def _declared_env(self) -> dict[str, str]:
+        """The backend's `env` table, expanded here (the run adds its own environment)."""
+        return {
             key: expand(self.spec, f"env.{key}", value, self.env) for key, value in self.spec.env
         }
-        return {**self.env, **extra}
+
+    def _work(self, argv: list[str], stdin: bytes | None) -> Work:
+        spec = self.spec
+        return Work(
+            argv=tuple(argv),
+            stdin=stdin,
+            timeout=spec.timeout,
+            env=self._declared_env(),
+            wrapper=tuple(spec.wrapper),
+            backend=spec.name,
+            max_concurrent=spec.max_concurrent,
+        )
 
     async def _run(self, argv: list[str], stdin: bytes | None) -> ProcessResult:
         name = self.spec.name
         try:
-            return await run_process(
-                argv,
-                cwd=self.root,
-                env=self._environment(),
-                stdin=stdin,
-                timeout=self.spec.timeout,
-                wrapper=self.spec.wrapper,
-            )
+            return await self.executor.run(self._work(argv, stdin))
         except CommandNotFound as missing:
             message = f"backend '{name}': {missing} (is it installed and on PATH?)"
             raise BackendError(message, kind="not_found", retryable=False) from None

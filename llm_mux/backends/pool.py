@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ..budget.meter import Meter
+    from llm_mux.executors import Executor
 
 __all__ = ["BackendOutcome", "BackendPool", "Check", "RouteResult"]
 
@@ -99,12 +100,14 @@ class BackendPool:
         sleep: Sleep = asyncio.sleep,
         rng: Callable[[], float] = random.random,
         max_concurrent: int | None = None,
+        executor: Executor | None = None,
     ) -> None:
         """`max_concurrent`: at most this many calls at once over every backend."""
         self._specs = dict(specs)
         self._everyone = asyncio.Semaphore(max_concurrent) if max_concurrent else None
         self._root = root
         self._env = env
+        self._executor = executor  # where CLI backends' processes run; None: here
         self._injected = dict(transports or {})
         self._sleep = sleep
         self._rng = rng
@@ -151,6 +154,8 @@ class BackendPool:
         if unset is not None:
             return unset
         if spec.kind == "cli":
+            if self._executor is not None and not self._executor.local:
+                return self._executor.unavailable(name)  # found on the workers, not here
             return self._missing_command(spec)
         return _bad_url(spec, self._env)
 
@@ -320,7 +325,7 @@ class BackendPool:
 
     def _build(self, spec: BackendSpec) -> Transport:
         if spec.kind == "cli":
-            return CliTransport(spec, root=self._root, env=self._env)
+            return CliTransport(spec, root=self._root, env=self._env, executor=self._executor)
         from . import client, http  # httpx is imported only when an HTTP backend is used
 
         if self._client is None:

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 
 from llm_mux.compiler.plan import Shell, StepPlan
 
-from ..process import TOO_LONG_HINT, CommandNotFound, CommandTooLong, run_process
+from ..executors import Work
+from ..process import TOO_LONG_HINT, CommandNotFound, CommandTooLong
 from ..results import StepResult
 from ..runtime import Runtime
 from . import failed, step_inputs
@@ -30,7 +31,8 @@ async def run_shell(
     wrapper = runtime.plan.command_wrapper
     argv = [action.shell, "-c", command]
     try:
-        done = await run_process(argv, cwd=runtime.root, env=runtime.env, wrapper=wrapper)
+        work = Work(argv=tuple(argv), wrapper=tuple(wrapper))
+        done = await runtime.processes().run(work)
     except CommandNotFound as missing:
         what = f"shell '{action.shell}'" if not wrapper else f"command_wrapper {missing.command!r}"
         return failed(step, f"{what} not found on PATH", inputs=inputs)
