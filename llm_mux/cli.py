@@ -161,6 +161,12 @@ def _budget_options(command: _F) -> _F:
     "--preview", is_flag=True, help="Run, but apply steps only show their edits as a diff."
 )
 @click.option(
+    "--executor",
+    metavar="ADDRESS",
+    help="Run shell steps and CLI backend calls on a Dask cluster (dask://HOST:PORT, "
+    "tls://HOST:PORT), or 'local'; overrides the config's [executor] table.",
+)
+@click.option(
     "-h", "--help", "show_help", is_flag=True, help="Show this message, or a workflow's args."
 )
 @click.option("--cache", "use_cache", is_flag=True, help="Cache every query and shell step.")
@@ -181,6 +187,7 @@ def run(
     context_files: tuple[Path, ...],
     dry_run: bool,
     preview: bool,
+    executor: str | None,
     show_help: bool,
     use_cache: bool,
     no_cache: bool,
@@ -212,6 +219,7 @@ def run(
         limits=Limits(max_cost, max_tokens, allow_unknown_cost),
         cache_mode="on" if use_cache else "off" if no_cache else "default",
         refresh=refresh,
+        executor=executor,
     )
 
 

@@ -171,6 +171,8 @@ class Interpreter:
         if result.succeeded and result.json is None and result.type != "query":
             # Query steps parse their answers themselves (a list for a parallel one).
             result = replace(result, json=json_value(result.output))
+        if step.type == "apply" and result.succeeded:
+            self.runtime.processes().tree_changed()  # a cluster ships the new tree
         self.results[step.name] = result
         self.runtime.observer.step_finished(step, result)
         if self._stopped():

@@ -33,8 +33,10 @@ from .context import RunInfo, base_context
 from .context_files import ContextFile, preamble, read_context_files
 from .ecosystems import EcosystemView, detect_ecosystem
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
+from .executors.choose import open_executor
+from .executors.settings import ExecutorSettings, executor_settings
 from .interpreter import Interpreter, RunOutcome
-from .ledger import RunMeta, finish_run, recording
+from .ledger import RunMeta, RunRecorder, finish_run, recording
 from .memory import with_memory
 from .options import GlobalOptions
 from .paths import Places
@@ -71,6 +73,7 @@ def run_command(
     limits: Limits | None = None,
     cache_mode: CacheMode = "default",
     refresh: Sequence[str] = (),
+    executor: str | None = None,
 ) -> int:
     places = places_for(options)
     compiled = compile_plan(options, workflow, reuse=True)
@@ -90,6 +93,7 @@ def run_command(
         limits=limits,
         cache_mode=cache_mode,
         refresh=tuple(refresh),
+        executor=executor,
     )
     return execute_plan(options, places, compiled, args, settings)
 
@@ -107,6 +111,7 @@ class RunSettings:
     carried: tuple[float, int] = (0.0, 0)  # cost and tokens spent by the runs resumed
     cache_mode: CacheMode = "default"  # --cache / --no-cache
     refresh: tuple[str, ...] = ()  # --refresh STEP: run these again, replacing their entries
+    executor: str | None = None  # --executor: where shell and CLI work runs
 
 
 def execute_plan(
@@ -127,6 +132,7 @@ def execute_plan(
         cwd=Path.cwd(),
         allow=options.allowed_parts(),
     )
+    cluster = executor_settings(settings.executor, compiled.config)
     run = _new_run(places)
     base, ecosystem = template_base(compiled, places, env, args, run)
     redact = Redactor.for_run(env, plan.backends.values())
@@ -143,7 +149,9 @@ def execute_plan(
     budget = make_budget(plan, settings)
     cache = _step_cache(plan, places, env, run, redact, settings)
     with recording(places.state_dir, run, plan, meta, inner=observer) as recorder:
-        work = _execute(plan, base, places, env, recorder, settings, budget, cache)
+        work = _execute(
+            plan, base, places, env, recorder, settings, budget, cache, cluster, run.id
+        )
         try:
             with collector.frozen():  # the libraries and the plan stay out of the GC's walks
                 outcome = run_until_interrupted(work)
@@ -254,17 +262,25 @@ async def _execute(
     base: Mapping[str, object],
     places: Places,
     env: Mapping[str, str],
-    observer: Observer,
+    recorder: RunRecorder,
     settings: RunSettings,
     budget: Budget | None,
     cache: StepCache | None,
+    cluster: ExecutorSettings | None,
+    run_id: str,
 ) -> RunOutcome:
     from .backends import BackendPool
 
-    pool = BackendPool(
-        plan.backends, root=places.project_root, env=env, max_concurrent=plan.max_concurrent
-    )
-    async with pool:
+    root = places.project_root
+    specs = plan.backends.values()
+    opened = open_executor(cluster, root, run_id, specs, env, recorder.record_placements)
+    limit = plan.max_concurrent
+    async with (
+        opened as executor,
+        BackendPool(
+            plan.backends, root=root, env=env, max_concurrent=limit, executor=executor
+        ) as pool,
+    ):
         # Client set-up before, not inside, a step — except for cached steps: a run whose
         # every step comes from the cache never imports httpx.
         pool.prepare(routed_backends(plan, skip=cache.applies if cache else None))
@@ -273,7 +289,7 @@ async def _execute(
             places.project_root,
             env,
             pool,
-            observer,
+            recorder,
             settings.inputs,
             interactive=sys.stdin.isatty(),
             preview_edits=settings.preview,
@@ -281,6 +297,7 @@ async def _execute(
             reuse=settings.reuse,
             budget=budget,
             cache=cache,
+            executor=executor,
         )
         return await Interpreter(plan, runtime, base).run()
 

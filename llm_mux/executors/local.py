@@ -26,6 +26,9 @@ class LocalExecutor:
     def unavailable(self, backend: str) -> str | None:
         return None  # the backend pool looks the command up on this machine's PATH
 
+    def tree_changed(self) -> None:
+        pass  # work runs in the tree itself
+
     async def run(self, work: Work) -> ProcessResult:
         env = {**self.env, **work.env} if work.env else self.env
         return await run_process(

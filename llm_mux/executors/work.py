@@ -64,6 +64,10 @@ class Executor(Protocol):
         """Why the CLI backend `backend` can run nowhere this executor reaches, or None."""
         ...
 
+    def tree_changed(self) -> None:
+        """The project's files were changed here (an apply step wrote them)."""
+        ...
+
     async def run(self, work: Work) -> ProcessResult:
         """Run `work` to completion; raises CommandNotFound, ProcessTimeout, OSError or
         CancelledError as `llm_mux.process.run_process` does."""

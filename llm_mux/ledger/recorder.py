@@ -25,17 +25,19 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import msgspec
 
 from llm_mux.compiler.plan import Plan, StepPlan
 
 from ..context import RunInfo
+from ..executors import Placement
 from ..interpreter import RunOutcome
 from ..redact import Redactor
 from ..results import StepResult, Usage, result_record
@@ -98,6 +100,17 @@ class RunRecorder:
         self.ledger.close()
 
     # -- rows ---------------------------------------------------------------------
+    def record_placements(self, placements: Sequence[Placement]) -> None:
+        """Where each piece of the run's work ran (a cluster run), in one transaction."""
+        rows = [{"run_id": self.run_id, **msgspec.structs.asdict(p)} for p in placements]
+
+        def write(connection: sqlite3.Connection) -> None:
+            for row in rows:
+                _insert(connection, "placements", row)
+
+        if rows:
+            self.ledger.write(write)
+
     def record_step(self, step: StepPlan, result: StepResult) -> None:
         """Queue the step's rows and output file for the writer thread (results are frozen)."""
         again = step.name in self.recorded

@@ -10,6 +10,8 @@ Input: nothing. Output: `LEDGER_SCHEMA`, `ledger_path` and `run_directory`.
   `output_file`, under the run's directory), error, times, attempts, tokens.
 - `calls`: one row per backend called by a query step (per for_each item, with
   `item` its index): backend, model, ok, attempts, tokens, cost, duration, error.
+- `placements` (version 6): on a cluster, the worker that ran each shell
+  command and CLI backend call of a step (per for_each item).
 - resuming (version 2): `runs.resumed_from` links a resumed run to the one it
   resumed, `runs.invocation` says how to start the run again, `steps.result`
   holds what a later resume needs to reuse the step, `steps.reused_from` marks
@@ -153,9 +155,26 @@ _V5 = (
     "ALTER TABLE runs ADD COLUMN pid INTEGER",
     "ALTER TABLE runs ADD COLUMN host TEXT",
     "ALTER TABLE runs ADD COLUMN process_started INTEGER",
+
+# Version 6: where work ran on a cluster (`run --executor`): one row per shell
+# command or CLI backend call, with the worker that ran it.
+_V6 = (
+    """
+    CREATE TABLE placements (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        step TEXT NOT NULL,
+        item INTEGER,
+        backend TEXT,
+        worker TEXT NOT NULL,
+        duration_ms INTEGER,
+        exit_code INTEGER
+    )
+    """,
+    "CREATE INDEX placements_run ON placements (run_id, step)",
 )
 
-LEDGER_SCHEMA = Schema("run ledger", (_V1, _V2, _V3, _V4, _V5))
+LEDGER_SCHEMA = Schema("run ledger", (_V1, _V2, _V3, _V4, _V5, _V6))
 
 
 def ledger_path(state_dir: Path) -> Path:

@@ -1,0 +1,287 @@
+"""The Dask executor: each `Work` becomes a task on a Dask cluster.
+
+Input: `ExecutorSettings`, the project root, the run id, the backends the
+plan may call. Output: an `Executor` whose `run` submits the work to a worker
+that can run it, waits for it and returns its `ProcessResult`; `placements`
+says where each piece of work ran, for the ledger.
+
+- Refused before anything runs: a scheduler that cannot be reached, a cluster
+  without workers, workers whose llm-mux version is not this one, and (with
+  `project = "shared"`) workers that do not see the project's path.
+- A backend's `max_concurrent` holds across the cluster: a `distributed.Semaphore`
+  named after the backend, shared by every run using the same scheduler.
+- Cancelling (Ctrl-C, a step's timeout) cancels the task and kills its
+  process on the worker (`worker.cancel_keys`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.metadata
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from llm_mux.compiler.plan import BackendSpec
+
+from ..errors import MuxError
+from ..process import CommandNotFound, ProcessResult, ProcessTimeout
+from .placement import BackendPlacement, place_backends, workers_of
+from .settings import ExecutorSettings
+from .snapshot import take_snapshot
+from .work import Label, Placement, Work, work_label
+from .worker import Outcome, ProjectRef, cancel_keys, end_run, run_work
+
+if TYPE_CHECKING:
+    from distributed import Client, Future, Semaphore
+
+__all__ = ["DaskExecutor", "connect"]
+
+_CANCEL_WAIT = 5.0  # seconds to reach the workers when cancelling; they kill on their own
+
+
+async def connect(
+    settings: ExecutorSettings,
+    root: Path,
+    run: str,
+    backends: Iterable[BackendSpec],
+    env: Mapping[str, str],
+) -> DaskExecutor:
+    """A ready executor, or a `MuxError` saying why the cluster cannot be used."""
+    client = await _client(settings)
+    try:
+        await _check_workers(client, settings, root)
+        placement = await place_backends(client, backends, env)
+    except BaseException:
+        await client.close()
+        raise
+    return DaskExecutor(client, settings, root, run, placement)
+
+
+class DaskExecutor:
+    local = False
+
+    def __init__(
+        self,
+        client: Client,
+        settings: ExecutorSettings,
+        root: Path,
+        run: str,
+        placement: BackendPlacement,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.root = root
+        self.run_id = run
+        self.placement = placement
+        self.placements: list[Placement] = []
+        self._numbers = itertools.count(1)
+        self._tree: tuple[ProjectRef, Future | None] | None = None
+        self._tree_lock = asyncio.Lock()
+        self._semaphores: dict[str, Semaphore] = {}
+
+    def unavailable(self, backend: str) -> str | None:
+        return self.placement.why_not.get(backend)
+
+    def tree_changed(self) -> None:
+        """The project's files changed here (an apply step wrote them): ship them anew."""
+        self._tree = None
+
+    async def run(self, work: Work) -> ProcessResult:
+        label = work_label() or Label("work")
+        async with self._limit(work):
+            outcome = await self._submit(work, label)
+        self.placements.append(_placement(label, work, outcome))
+        return _result(outcome)
+
+    async def close(self) -> None:
+        """Stop what is still running on the workers, drop the run's copies, disconnect."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_CANCEL_WAIT):
+                await self.client.run(cancel_keys, self.run_id, None, on_error="ignore")
+                await self.client.run(end_run, self.run_id, on_error="ignore")
+        await self.client.close()
+
+    # -- submitting ------------------------------------------------------------------
+    async def _submit(self, work: Work, label: Label) -> Outcome:
+        project, tree = await self._project()
+        key = f"llm-mux-{label.step}-{next(self._numbers)}-{self.run_id}"
+        future = self.client.submit(
+            run_work,
+            key,
+            msgspec.msgpack.encode(work),
+            project,
+            tree,
+            label.rerun,
+            key=key,
+            pure=False,
+            workers=self.placement.where(work.backend),
+            allow_other_workers=False,
+            resources=self.placement.resources.get(work.backend or ""),
+        )
+        try:
+            raw = await future
+        except asyncio.CancelledError:
+            await self._cancel(future)
+            raise
+        except Exception as error:  # the task was lost with its workers (KilledWorker)
+            return Outcome("?", failure="lost", detail=f"{type(error).__name__}: {error}")
+        finally:
+            future.release()
+        return msgspec.msgpack.decode(raw, type=Outcome)
+
+    async def _cancel(self, future: Future) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_CANCEL_WAIT):
+                await self.client.cancel([future], force=True)
+                await self.client.run(cancel_keys, self.run_id, [future.key], on_error="ignore")
+
+    @contextlib.asynccontextmanager
+    async def _limit(self, work: Work) -> AsyncIterator[None]:
+        if work.backend is None or work.max_concurrent is None:
+            yield
+            return
+        semaphore = self._semaphore(work.backend, work.max_concurrent)
+        await semaphore.acquire()
+        try:
+            yield
+        finally:
+            await semaphore.release()
+
+    def _semaphore(self, backend: str, limit: int) -> Semaphore:
+        from distributed import Semaphore
+
+        if backend not in self._semaphores:
+            self._semaphores[backend] = Semaphore(
+                max_leases=limit,
+                name=f"llm-mux-backend-{backend}",
+                scheduler_rpc=self.client.scheduler,
+                loop=self.client.loop,
+            )
+        return self._semaphores[backend]
+
+    async def _project(self) -> tuple[ProjectRef, Future | None]:
+        if self.settings.project == "shared":
+            return ProjectRef(self.run_id, shared=str(self.root)), None
+        async with self._tree_lock:
+            if self._tree is None:
+                snapshot = await asyncio.to_thread(take_snapshot, self.root)
+                tree = await self.client.scatter(snapshot.data, broadcast=True, hash=False)
+                ref = ProjectRef(self.run_id, digest=snapshot.digest, subdir=snapshot.subdir)
+                self._tree = (ref, tree)
+            return self._tree
+
+
+def _result(outcome: Outcome) -> ProcessResult:
+    match outcome.failure:
+        case None:
+            return ProcessResult(
+                outcome.exit_code, outcome.stdout, outcome.stderr, outcome.duration_ms
+            )
+        case "not_found":
+            raise CommandNotFound(f"{outcome.detail} (on worker {outcome.worker})")
+        case "timeout":
+            raise ProcessTimeout(float(outcome.detail), outcome.stderr)
+        case "start":
+            raise OSError(f"on worker {outcome.worker}: {outcome.detail}")
+        case "cancelled":
+            raise asyncio.CancelledError
+        case _:
+            stderr = f'llm-mux: the work was lost: {outcome.detail} (on_worker_loss = "fail")'
+            if outcome.worker == "?":
+                stderr = f"llm-mux: the work was lost with its workers: {outcome.detail}"
+            return ProcessResult(255, "", stderr, outcome.duration_ms)
+
+
+def _placement(label: Label, work: Work, outcome: Outcome) -> Placement:
+    code = outcome.exit_code if outcome.failure is None else None
+    return Placement(
+        label.step, label.item, work.backend, outcome.worker, outcome.duration_ms, code
+    )
+
+
+# -- connecting ----------------------------------------------------------------------
+async def _client(settings: ExecutorSettings) -> Client:
+    from distributed import Client
+
+    try:
+        return await Client(
+            settings.address,
+            asynchronous=True,
+            timeout=settings.connect_timeout,
+            security=_security(settings),
+            set_as_default=False,
+        )
+    except (OSError, TimeoutError) as error:
+        raise MuxError(
+            f"cannot reach the Dask scheduler at {settings.address}: {error}",
+            hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
+            "or run without --executor",
+        ) from None
+
+
+def _security(settings: ExecutorSettings) -> Any:
+    if not settings.tls:
+        return None
+    from distributed.security import Security
+
+    return Security(
+        tls_ca_file=_str(settings.tls_ca_file),
+        tls_client_cert=_str(settings.tls_cert),
+        tls_client_key=_str(settings.tls_key),
+        require_encryption=True,
+    )
+
+
+def _str(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+async def _check_workers(client: Client, settings: ExecutorSettings, root: Path) -> None:
+    try:
+        await client.wait_for_workers(1, timeout=settings.connect_timeout)
+    except TimeoutError:
+        raise MuxError(
+            f"the Dask scheduler at {settings.address} has no workers",
+            hint="start workers with `dask worker ADDRESS`",
+        ) from None
+    await _check_versions(client)
+    if settings.project == "shared":
+        await _check_shared(client, root)
+
+
+def coordinator_version() -> str:
+    return importlib.metadata.version("llm-mux")
+
+
+async def _check_versions(client: Client) -> None:
+    ours = coordinator_version()
+    answers = await client.run(importlib.metadata.version, "llm-mux", on_error="return")
+    names = {w.address: w.name for w in workers_of(client)}
+    wrong = {
+        names.get(address, address): version if isinstance(version, str) else "not installed"
+        for address, version in answers.items()
+        if version != ours
+    }
+    if wrong:
+        listed = ", ".join(f"{name}: {version}" for name, version in sorted(wrong.items()))
+        raise MuxError(
+            f"workers run another llm-mux than this one ({ours}): {listed}",
+            hint="install the same llm-mux on every worker and restart them",
+        )
+
+
+async def _check_shared(client: Client, root: Path) -> None:
+    answers = await client.run(os.path.isdir, str(root), on_error="return")
+    names = {w.address: w.name for w in workers_of(client)}
+    missing = sorted(names.get(a, a) for a, seen in answers.items() if seen is not True)
+    if missing:
+        raise MuxError(
+            f'project = "shared", but {", ".join(missing)} cannot see {root}',
+            hint='mount the project at the same path on every worker, or use project = "snapshot"',
+        )
