@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from support.cluster import Cluster, start_local_cluster
 
 AGENT = """#!/usr/bin/env python3

@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from support.cluster import Cluster
 
 from .conftest import mux

@@ -6,6 +6,7 @@ the test is done. `Cluster.address` is what `run --executor` takes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -109,16 +110,12 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.stdin.close()
     else:
         _signal(process, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        pass
     _signal(process, signal.SIGKILL)
     process.wait()
 
 
 def _signal(process: subprocess.Popen[str], number: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, number)
-    except ProcessLookupError:
-        pass
