@@ -35,7 +35,7 @@ from .placement import BackendPlacement, place_backends, workers_of
 from .settings import ExecutorSettings
 from .snapshot import take_snapshot
 from .work import Label, Placement, Work, work_label
-from .worker import Outcome, ProjectRef, cancel_keys, end_run, run_work
+from .worker import Outcome, ProjectRef, cancel_keys, end_run, run_work, tree_bytes
 
 if TYPE_CHECKING:
     from distributed import Client, Future, Semaphore
@@ -171,7 +171,11 @@ class DaskExecutor:
         async with self._tree_lock:
             if self._tree is None:
                 snapshot = await asyncio.to_thread(take_snapshot, self.root)
-                tree = await self.client.scatter(snapshot.data, broadcast=True, hash=False)
+                # A task, not scattered data: if every worker holding it dies (or Dask's
+                # memory manager dropped the other copies), it is computed again.
+                tree = self.client.submit(
+                    tree_bytes, snapshot.data, key=f"llm-mux-tree-{snapshot.digest}"
+                )
                 ref = ProjectRef(self.run_id, digest=snapshot.digest, subdir=snapshot.subdir)
                 self._tree = (ref, tree)
             return self._tree

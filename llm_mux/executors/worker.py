@@ -30,7 +30,15 @@ import msgspec
 from ..process import CommandNotFound, ProcessTimeout, run_process
 from .work import Work
 
-__all__ = ["Outcome", "ProjectRef", "cancel_keys", "end_run", "run_work", "worker_cache"]
+__all__ = [
+    "Outcome",
+    "ProjectRef",
+    "cancel_keys",
+    "end_run",
+    "run_work",
+    "tree_bytes",
+    "worker_cache",
+]
 
 _RUNNING: dict[str, dict[str, asyncio.Task[object]]] = {}  # run id → task key → task
 _UNPACKING: dict[str, asyncio.Lock] = {}
@@ -139,6 +147,11 @@ async def cancel_keys(run: str, keys: list[str] | None) -> int:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return len(tasks)
+
+
+def tree_bytes(data: bytes) -> bytes:
+    """A snapshot as a task's result, so Dask can compute it again where it was lost."""
+    return data
 
 
 def end_run(run: str) -> None:
