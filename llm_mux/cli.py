@@ -280,13 +280,27 @@ def init(options: GlobalOptions, user_level: bool, force: bool) -> int:
     is_flag=True,
     help="Send a one-line prompt to each backend (or each one named): costs tokens.",
 )
+@click.option(
+    "--executor",
+    metavar="ADDRESS",
+    help="Also check this Dask cluster (dask://HOST:PORT): its workers, their resources, "
+    "and where each backend can run.",
+)
 @click.argument("backends", nargs=-1)
 @with_globals
-def doctor(options: GlobalOptions, offline: bool, probe: bool, backends: tuple[str, ...]) -> int:
+def doctor(
+    options: GlobalOptions,
+    offline: bool,
+    probe: bool,
+    executor: str | None,
+    backends: tuple[str, ...],
+) -> int:
     """Check config, backends, roles, team, ecosystem and workflows."""
     from .commands import doctor_command
 
-    return doctor_command(options, offline=offline, probe=probe, backends=backends)
+    return doctor_command(
+        options, offline=offline, probe=probe, backends=backends, executor=executor
+    )
 
 
 def _listing(kind: str, summary: str) -> None:

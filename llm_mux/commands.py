@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from llm_mux.compiler.passes.config import MergedConfig
 
     from .cache.plans import CachedPlan
+    from .doctor import Check
     from .validate import ReportFormat
 
 __all__ = ["plan_command", "validate_command"]
@@ -300,7 +301,12 @@ def listing_command(options: GlobalOptions, kind: str) -> int:
 
 
 def doctor_command(
-    options: GlobalOptions, *, offline: bool, probe: bool = False, backends: tuple[str, ...] = ()
+    options: GlobalOptions,
+    *,
+    offline: bool,
+    probe: bool = False,
+    backends: tuple[str, ...] = (),
+    executor: str | None = None,
 ) -> int:
     from .doctor import diagnose, render_checks
 
@@ -314,8 +320,24 @@ def doctor_command(
         raise MuxError("--probe contacts every backend; it cannot be combined with --offline")
     probed = backends if probe else None
     checks = diagnose(places, merged, offline=offline, probe=probed, diagnostics=diagnostics)
+    checks += _cluster_checks(places, merged.config, executor)
     emit(render_checks(checks, as_json=options.output == "json"), options)
     return EXIT_FAILED if any(c.status == "broken" for c in checks) else 0
+
+
+def _cluster_checks(places: Places, config: Config, given: str | None) -> list[Check]:
+    """`doctor --executor`'s checks of the cluster (none for a local executor)."""
+    from llm_mux.compiler.passes.lower import backend_spec
+
+    from .executors.settings import executor_settings
+
+    settings = executor_settings(given, config) if given else None
+    if settings is None:
+        return []
+    from .executors.doctor import cluster_checks
+
+    specs = {name: backend_spec(name, b) for name, b in config.backends.items()}
+    return cluster_checks(settings, places.project_root, specs, environment())
 
 
 def trust_command(options: GlobalOptions, *, revoke: bool, any_content: bool = False) -> int:

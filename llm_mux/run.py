@@ -149,9 +149,7 @@ def execute_plan(
     budget = make_budget(plan, settings)
     cache = _step_cache(plan, places, env, run, redact, settings)
     with recording(places.state_dir, run, plan, meta, inner=observer) as recorder:
-        work = _execute(
-            plan, base, places, env, recorder, settings, budget, cache, cluster, run.id
-        )
+        work = _execute(plan, base, places, env, recorder, settings, budget, cache, cluster, run.id)
         try:
             with collector.frozen():  # the libraries and the plan stay out of the GC's walks
                 outcome = run_until_interrupted(work)

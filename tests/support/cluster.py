@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Cluster", "start_local_cluster", "start_scheduler", "start_worker"]
+__all__ = ["Cluster", "start_local_cluster", "start_scheduler", "start_worker", "wait_for_workers"]
 
 _HERE = Path(__file__).resolve().parent
 _START_TIMEOUT = 90.0
@@ -72,6 +72,14 @@ def start_worker(
         *extra,
     ]  # fmt: skip
     cluster.processes.append(_popen(argv, cwd, env))
+
+
+def wait_for_workers(cluster: Cluster, count: int) -> None:
+    """Until `count` workers have joined the scheduler (each `dask worker` takes a while)."""
+    from distributed import Client
+
+    with Client(cluster.address, timeout=_START_TIMEOUT) as client:
+        client.wait_for_workers(count, timeout=_START_TIMEOUT)
 
 
 def _popen(

@@ -1,0 +1,105 @@
+"""What is checked before a cluster run starts, and where backends' calls go:
+workers with another llm-mux are refused, resources steer a backend's calls,
+and `doctor --executor` lists the workers and where each backend can run.
+
+These tests start their own scheduler and `dask worker` processes (the commands
+a user starts on each host), so each worker can have an environment of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.cluster import Cluster, start_scheduler, start_worker, wait_for_workers
+
+from .conftest import mux, worker_env
+from .test_cluster_faults import project
+from .test_cluster_runs import environment, placements
+
+pytestmark = pytest.mark.cluster
+
+
+def fake_version(directory: Path, version: str) -> Path:
+    """A directory that, first on a worker's sys.path, makes it report another llm-mux."""
+    info = directory / f"llm_mux-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: llm-mux\nVersion: {version}\n")
+    return directory
+
+
+@pytest.fixture
+def scheduler(tmp_path: Path) -> Iterator[Cluster]:
+    started = start_scheduler(cwd=tmp_path, env=dict(os.environ))
+    yield started
+    started.stop()
+
+
+def test_workers_running_another_llm_mux_are_refused_before_anything_runs(
+    tmp_path: Path, agents_bin: Path, scheduler: Cluster
+) -> None:
+    env = worker_env(agents_bin, tmp_path / "cache")
+    env["PYTHONPATH"] = str(fake_version(tmp_path / "old", "0.0.1"))
+    start_worker(scheduler, name="old-host", cwd=tmp_path, env=env)
+    wait_for_workers(scheduler, 1)
+    marker = tmp_path / "ran"
+    root = project(
+        tmp_path / "p", "", f'[[steps]]\nname = "s"\ntype = "shell"\nrun = "touch {marker}"\n'
+    )
+    done = mux(
+        "--trust", "run", "wf.toml", "--executor", scheduler.executor,
+        cwd=root, env=environment(tmp_path / "home", agents_bin),
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "workers run another llm-mux than this one" in done.stderr
+    assert "old-host: 0.0.1" in done.stderr
+    assert not marker.exists()
+
+
+RESOURCES_CONFIG = """
+[backends.a]
+command = "agent-a"
+[backends.missing]
+command = "no-such-agent"
+[roles.default]
+backends = ["a", "missing"]
+execution = "parallel"
+min_success = 1
+"""
+RESOURCES_WORKFLOW = """
+[[steps]]
+name = "ask"
+type = "query"
+role = "default"
+prompt = "n{{ item }}"
+for_each = [1, 2, 3, 4]
+concurrency = 4
+"""
+
+
+def test_a_backends_calls_go_only_to_workers_advertising_its_resource(
+    tmp_path: Path, agents_bin: Path, scheduler: Cluster
+) -> None:
+    env = worker_env(agents_bin, tmp_path / "cache")
+    start_worker(scheduler, name="gpu-host", cwd=tmp_path, env=env, extra=["--resources", "a=2"])
+    start_worker(scheduler, name="plain-host", cwd=tmp_path, env=env)
+    wait_for_workers(scheduler, 2)
+    root = project(tmp_path / "p", RESOURCES_CONFIG, RESOURCES_WORKFLOW)
+    home = tmp_path / "home"
+    done = mux(
+        "--trust", "--output", "json", "run", "wf.toml", "--executor", scheduler.executor,
+        cwd=root, env=environment(home, agents_bin),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["steps"]["ask"]["status"] == "succeeded"
+    assert {(backend, worker) for _, _, backend, worker in placements(home)} == {("a", "gpu-host")}
+    report = mux(
+        "doctor", "--executor", scheduler.executor,
+        cwd=root, env=environment(home, agents_bin),
+    )  # fmt: skip
+    text = report.stdout + report.stderr
+    assert "gpu-host" in text and "plain-host" in text and "a=2" in text
+    assert "missing" in text and "not found on the PATH of any worker" in text
