@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import backends, compile, for_each, noop, shell, startup
+from . import backends, cluster, compile, for_each, noop, shell, startup
 from .harness import REPO, Figure
 from .plot import draw
 from .report import document, machine, write_table
@@ -43,6 +43,7 @@ BENCHMARKS: dict[str, tuple[Bench, int]] = {
     "memory": (shell.bench_memory, 3),
     "steps": (shell.bench_many_steps, 11),
     "noop": (noop.bench_noop, 11),
+    "cluster": (cluster.bench_cluster, 1),  # docs/cluster.md: starts LocalClusters
 }
 
 
