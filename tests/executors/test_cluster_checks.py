@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,3 +104,52 @@ def test_a_backends_calls_go_only_to_workers_advertising_its_resource(
     text = report.stdout + report.stderr
     assert "gpu-host" in text and "plain-host" in text and "a=2" in text
     assert "missing" in text and "not found on the PATH of any worker" in text
+
+
+def make_certificates(directory: Path) -> list[str]:
+    """A throw-away CA and one certificate for 127.0.0.1 (openssl), as TLS options."""
+    directory.mkdir()
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+            "-out", "ca.pem", "-days", "1", "-subj", "/CN=llm-mux test CA")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "node.key",
+            "-out", "node.csr", "-subj", "/CN=127.0.0.1")  # fmt: skip
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "node.pem", "-days", "1", "-extfile", "san.ext")  # fmt: skip
+    return [
+        "--tls-ca-file", str(directory / "ca.pem"),
+        "--tls-cert", str(directory / "node.pem"),
+        "--tls-key", str(directory / "node.key"),
+    ]  # fmt: skip
+
+
+def test_a_tls_cluster_runs_work_with_the_configured_certificates(
+    tmp_path: Path, agents_bin: Path
+) -> None:
+    tls = make_certificates(tmp_path / "certs")
+    scheduler = start_scheduler(
+        cwd=tmp_path, env=dict(os.environ), extra=["--protocol", "tls", *tls]
+    )
+    try:
+        assert scheduler.address.startswith("tls://")
+        env = worker_env(agents_bin, tmp_path / "cache")
+        start_worker(scheduler, name="tls-host", cwd=tmp_path, env=env, extra=tls)
+        certs = tmp_path / "certs"
+        config = (
+            f'[executor]\naddress = "{scheduler.address}"\nconnect_timeout = "90s"\n'
+            f'tls_ca_file = "{certs / "ca.pem"}"\n'
+            f'tls_cert = "{certs / "node.pem"}"\ntls_key = "{certs / "node.key"}"\n'
+        )
+        workflow = '[[steps]]\nname = "s"\ntype = "shell"\nrun = "echo over tls"\n'
+        root = project(tmp_path / "p", config, workflow)
+        home = tmp_path / "home"
+        done = mux("--trust", "run", "wf.toml", cwd=root, env=environment(home, agents_bin))
+        assert done.returncode == 0, done.stderr
+        assert "over tls" in done.stdout
+        assert [worker for *_, worker in placements(home)] == ["tls-host"]
+    finally:
+        scheduler.stop()

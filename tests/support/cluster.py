@@ -45,12 +45,12 @@ def start_local_cluster(
     return Cluster(line, [process])
 
 
-def start_scheduler(*, cwd: Path, env: Mapping[str, str]) -> Cluster:
+def start_scheduler(*, cwd: Path, env: Mapping[str, str], extra: Sequence[str] = ()) -> Cluster:
     address_file = cwd / "scheduler.json"
     argv = [
         sys.executable, "-m", "distributed.cli.dask_scheduler",
         "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-        "--scheduler-file", str(address_file),
+        "--scheduler-file", str(address_file), *extra,
     ]  # fmt: skip
     process = _popen(argv, cwd, env)
     deadline = time.monotonic() + _START_TIMEOUT
