@@ -269,6 +269,5 @@ def test_many_concurrent_calls_share_keep_alive_connections(openai_server: Model
 
     answers = run(go())
     assert [a.text for a in answers] == [str(i) for i in range(64)] * 2
-    assert openai_server.max_in_flight() == 64
-    requests = openai_server.requests()
-    assert max(r.finished or 0 for r in requests) - min(r.arrived for r in requests) < 2 * 0.3 * 2
+    assert openai_server.max_in_flight() == 64  # every call of a batch in flight at once
+    assert len({r.port for r in openai_server.requests()}) <= 64  # the second batch reuses them

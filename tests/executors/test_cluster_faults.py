@@ -239,3 +239,22 @@ def test_max_concurrent_holds_across_the_cluster_for_two_coordinators(
         assert running.returncode == 0, err
     assert _Counting.calls == 12
     assert _Counting.most <= 2
+
+
+def test_a_backends_timeout_kills_its_process_on_the_worker(
+    tmp_path: Path, agents_bin: Path, cluster: Cluster
+) -> None:
+    pids = tmp_path / "agent-pids"
+    config = (
+        f'[backends.slow]\ncommand = "sh"\nargs = ["-c", "echo $$ >> {pids}; exec sleep 120"]\n'
+        'timeout = "1s"\nmax_retries = 0\n'
+    )
+    workflow = '[[steps]]\nname = "ask"\ntype = "query"\nbackend = "slow"\nprompt = "hi"\n'
+    root = project(tmp_path / "p", config, workflow)
+    done = mux(
+        "--trust", "run", "wf.toml", "--executor", cluster.executor,
+        cwd=root, env=environment(tmp_path / "home", agents_bin),
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "timed out after 1s" in done.stderr
+    assert gone(int(wait_for_lines(pids, 1)[0]), timeout=2.0)
