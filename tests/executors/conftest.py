@@ -59,7 +59,7 @@ def agents_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_agents(tmp_path_factory.mktemp("agents") / "bin")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped with its module: no child outlives the folder
 def cluster(tmp_path_factory: pytest.TempPathFactory, agents_bin: Path) -> Iterator[Cluster]:
     elsewhere = tmp_path_factory.mktemp("workers-cwd")
     cache = tmp_path_factory.mktemp("worker-cache")
