@@ -37,8 +37,9 @@ from .types import Attempt, BackendError, Completion, Request, Transport
 if TYPE_CHECKING:
     import httpx
 
-    from ..budget.meter import Meter
     from llm_mux.executors import Executor
+
+    from ..budget.meter import Meter
 
 __all__ = ["BackendOutcome", "BackendPool", "Check", "RouteResult"]
 
