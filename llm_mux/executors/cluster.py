@@ -30,7 +30,7 @@ import msgspec
 from llm_mux.compiler.plan import BackendSpec
 
 from ..errors import MuxError
-from ..process import CommandNotFound, ProcessResult, ProcessTimeout
+from ..process import CommandNotFound, CommandTooLong, ProcessResult, ProcessTimeout
 from .placement import BackendPlacement, place_backends, workers_of
 from .settings import ExecutorSettings
 from .snapshot import take_snapshot
@@ -97,7 +97,7 @@ class DaskExecutor:
         async with self._limit(work):
             outcome = await self._submit(work, label)
         self.placements.append(_placement(label, work, outcome))
-        return _result(outcome)
+        return _result(outcome, work)
 
     async def close(self) -> None:
         """Stop what is still running on the workers, drop the run's copies, disconnect."""
@@ -181,7 +181,8 @@ class DaskExecutor:
             return self._tree
 
 
-def _result(outcome: Outcome) -> ProcessResult:
+def _result(outcome: Outcome, work: Work) -> ProcessResult:
+    """What `run_process` would have returned or raised, had the work run here."""
     match outcome.failure:
         case None:
             return ProcessResult(
@@ -191,8 +192,11 @@ def _result(outcome: Outcome) -> ProcessResult:
             raise CommandNotFound(f"{outcome.detail} (on worker {outcome.worker})")
         case "timeout":
             raise ProcessTimeout(float(outcome.detail), outcome.stderr)
-        case "start":
-            raise OSError(f"on worker {outcome.worker}: {outcome.detail}")
+        case "too_long":
+            raise CommandTooLong(work.argv)
+        case "start":  # as a shell reports a command it cannot execute
+            stderr = f"llm-mux: cannot start {work.argv[0]} on worker {outcome.worker}: "
+            return ProcessResult(126, "", stderr + outcome.detail, outcome.duration_ms)
         case "cancelled":
             raise asyncio.CancelledError
         case _:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import msgspec
 
-from ..process import CommandNotFound, ProcessTimeout, run_process
+from ..process import CommandNotFound, CommandTooLong, ProcessTimeout, run_process
 from .work import Work
 
 __all__ = [
@@ -59,7 +59,7 @@ class Outcome(msgspec.Struct, frozen=True):
     stdout: str = ""
     stderr: str = ""
     duration_ms: int = 0
-    failure: str | None = None  # "not_found", "timeout", "start", "cancelled" or "lost"
+    failure: str | None = None  # not_found, too_long, timeout, start, cancelled or lost
     detail: str = ""
 
 
@@ -114,6 +114,8 @@ async def _run(work: Work, root: Path, here: str) -> Outcome:
         return Outcome(here, failure="not_found", detail=missing.command)
     except ProcessTimeout as timeout:
         return Outcome(here, failure="timeout", detail=str(timeout.seconds), stderr=timeout.stderr)
+    except CommandTooLong:
+        return Outcome(here, failure="too_long")
     except OSError as error:
         return Outcome(here, failure="start", detail=error.strerror or str(error))
     ms = int((time.perf_counter() - started) * 1000)

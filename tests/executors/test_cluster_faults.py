@@ -258,3 +258,24 @@ def test_a_backends_timeout_kills_its_process_on_the_worker(
     assert done.returncode == 1
     assert "timed out after 1s" in done.stderr
     assert gone(int(wait_for_lines(pids, 1)[0]), timeout=2.0)
+
+
+def test_a_command_over_the_argument_limit_is_a_step_failure_on_a_worker_too(
+    tmp_path: Path, agents_bin: Path, cluster: Cluster
+) -> None:
+    workflow = (
+        '[[steps]]\nname = "gen"\ntype = "shell"\n'
+        "run = \"head -c 200000 /dev/zero | tr '\\\\0' x\"\n"
+        '[[steps]]\nname = "s"\ntype = "shell"\nrun = "echo {{ steps.gen.output }}"\n'
+        "continue_on_error = true\n"
+        '[[steps]]\nname = "after"\ntype = "shell"\nrun = "echo still here"\n'
+        'depends_on = ["s"]\n'
+    )
+    root = project(tmp_path / "q", "", workflow)
+    done = mux(
+        "--trust", "run", "wf.toml", "--executor", cluster.executor,
+        cwd=root, env=environment(tmp_path / "home", agents_bin),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "more than the system lets one command take" in done.stderr
+    assert "still here" in done.stdout
