@@ -222,6 +222,8 @@ class Defaults(_Table, frozen=True, kw_only=True):
             'or --command ("nix-shell --run") gets the command as one shell-quoted string'
         ),
     ] = None
+
+
 class Executor(_Table, frozen=True, kw_only=True):
     """Where the work of shell steps and CLI backend calls runs (`run --executor` wins)."""
 

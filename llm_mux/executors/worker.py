@@ -108,7 +108,12 @@ async def _run(work: Work, root: Path, here: str) -> Outcome:
     started = time.perf_counter()
     try:
         done = await run_process(
-            work.argv, cwd=root, env=env, stdin=work.stdin, timeout=work.timeout
+            work.argv,
+            cwd=root,
+            env=env,
+            stdin=work.stdin,
+            timeout=work.timeout,
+            wrapper=work.wrapper,
         )
     except CommandNotFound as missing:
         return Outcome(here, failure="not_found", detail=missing.command)

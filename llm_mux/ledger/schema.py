@@ -155,6 +155,7 @@ _V5 = (
     "ALTER TABLE runs ADD COLUMN pid INTEGER",
     "ALTER TABLE runs ADD COLUMN host TEXT",
     "ALTER TABLE runs ADD COLUMN process_started INTEGER",
+)
 
 # Version 6: where work ran on a cluster (`run --executor`): one row per shell
 # command or CLI backend call, with the worker that ran it.
