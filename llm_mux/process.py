@@ -18,10 +18,12 @@ import contextlib
 import errno
 import functools
 import os
+import resource
 import shlex
 import shutil
 import signal
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +93,48 @@ async def run_process(
     wrapper: Sequence[str] = (),
 ) -> ProcessResult:
     """Run `argv` (inside `wrapper`, see `wrapped`) to completion; raises
-    CommandNotFound, ProcessTimeout, or CancelledError."""
+    CommandNotFound, ProcessTimeout, or CancelledError.
+
+    Children beyond what the process's descriptor limit can hold wait their turn
+    (`_slots`): 400 steps at once under `ulimit -n 1024` queue, they do not crash."""
+    async with _slots():
+        return await _run_process(argv, cwd, env, stdin, timeout, wrapper)
+
+
+# Descriptors a running child holds in llm-mux (two pipes, a pidfd, the reaper's
+# pidfds of its tree), and those kept free for everything else (the ledger, HTTP
+# connections, files).
+_FDS_PER_CHILD = 6
+_FDS_RESERVED = 128
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def child_slots() -> int:
+    """How many children may run at once under the current RLIMIT_NOFILE."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20
+    return max(1, (soft - _FDS_RESERVED) // _FDS_PER_CHILD)
+
+
+def _slots() -> asyncio.Semaphore:
+    """The one gate on starting children, per event loop."""
+    loop = asyncio.get_running_loop()
+    if loop not in _SLOTS:
+        _SLOTS[loop] = asyncio.Semaphore(child_slots())
+    return _SLOTS[loop]
+
+
+async def _run_process(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str] | None,
+    stdin: bytes | None,
+    timeout: float | None,
+    wrapper: Sequence[str],
+) -> ProcessResult:
     argv = wrapped(argv, wrapper)
     started = time.perf_counter()
     collector = _Collector(asyncio.get_running_loop())
