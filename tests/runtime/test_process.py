@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.strays import reap_strays
 
 from llm_mux import spawn
 from llm_mux.process import ProcessTimeout, run_process
@@ -80,6 +81,16 @@ def test_nothing_is_left_open_or_unreaped(watching: str, tmp_path: Path) -> None
     assert zombies() == []
 
 
+@pytest.fixture(autouse=True)
+def _clean_slate() -> None:
+    """Earlier tests' strays are not this test's: reaped, or left out when alive."""
+    STRAYS.clear()
+    STRAYS.update(reap_strays())
+
+
+STRAYS: set[int] = set()
+
+
 def zombies() -> list[int]:
     """Children of this process that exited and were never reaped."""
     found = []
@@ -89,7 +100,7 @@ def zombies() -> list[int]:
         except (OSError, ValueError):
             continue
         state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if state == "Z" and int(ppid) == os.getpid():
+        if state == "Z" and int(ppid) == os.getpid() and int(entry) not in STRAYS:
             found.append(int(entry))
     return found
 
@@ -99,7 +110,7 @@ def children() -> list[int]:
     found = []
     for task in os.listdir("/proc/self/task"):
         with open(f"/proc/self/task/{task}/children") as listing:
-            found += [int(pid) for pid in listing.read().split()]
+            found += [int(pid) for pid in listing.read().split() if int(pid) not in STRAYS]
     return found
 
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.strays import reap_strays
 
 from llm_mux import reaper
 from llm_mux.process import ProcessTimeout, run_process
@@ -113,6 +114,12 @@ def test_one_childs_exit_leaves_another_childs_processes_alone(tmp_path: Path) -
     asyncio.run(both())
     assert gone_within(int(mine.read_text()), 1.0)
     assert gone_within(int(theirs.read_text()), 1.0)
+
+
+@pytest.fixture(autouse=True)
+def _clean_slate() -> None:
+    """Earlier tests' zombies are not this test's (see support.strays)."""
+    reap_strays()
 
 
 def zombies() -> list[int]:
