@@ -35,7 +35,7 @@ from .placement import BackendPlacement, place_backends, workers_of
 from .settings import ExecutorSettings
 from .snapshot import take_snapshot
 from .work import Label, Placement, Work, work_label
-from .worker import Outcome, ProjectRef, cancel_keys, end_run, run_work, tree_bytes
+from .worker import Outcome, ProjectRef, cancel_keys, end_run, run_work, tree_bytes, warm
 
 if TYPE_CHECKING:
     from distributed import Client, Future, Semaphore
@@ -60,7 +60,9 @@ async def connect(
     except BaseException:
         await client.close()
         raise
-    return DaskExecutor(client, settings, root, run, placement)
+    executor = DaskExecutor(client, settings, root, run, placement)
+    await executor.warm_up()
+    return executor
 
 
 class DaskExecutor:
@@ -84,6 +86,18 @@ class DaskExecutor:
         self._tree: tuple[ProjectRef, Future | None] | None = None
         self._tree_lock = asyncio.Lock()
         self._semaphores: dict[str, Semaphore] = {}
+
+    async def warm_up(self) -> None:
+        """Ship the project to every worker now, not with the run's first commands: the
+        snapshot is unpacked on each worker before any step starts its clock."""
+        project, tree = await self._project()
+        futures = [
+            self.client.submit(
+                warm, project, tree, key=f"llm-mux-warm-{n}-{self.run_id}", workers=[address]
+            )
+            for n, address in enumerate(sorted(self.client.scheduler_info(n_workers=-1)["workers"]))
+        ]
+        await self.client.gather(futures)
 
     def unavailable(self, backend: str) -> str | None:
         return self.placement.why_not.get(backend)

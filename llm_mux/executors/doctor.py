@@ -82,7 +82,8 @@ def _backend(
     if unset:
         return Check("backend", spec.name, "broken", f"its env table needs {unset}, unset here")
     names = {w.address: w.name for w in workers}
-    where = ", ".join(names.get(a, a) for a in placement.workers.get(spec.name, ()))
+    able = placement.workers.get(spec.name, ())
+    where = "every worker" if able is None else ", ".join(names.get(a, a) for a in able)
     return Check("backend", spec.name, "ok", f"runs on {where or 'no worker'}")
 
 

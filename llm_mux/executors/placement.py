@@ -32,13 +32,17 @@ class WorkerInfo(msgspec.Struct, frozen=True):
 
 
 class BackendPlacement(msgspec.Struct, frozen=True):
-    workers: dict[str, tuple[str, ...]]  # backend → addresses of workers that can run it
+    # backend → the workers that can run it, or None when every worker can: a task
+    # restricted to workers skips the scheduler's queue and is assigned at once,
+    # which spreads a burst of calls unevenly (1.4× the ideal time on 4 workers).
+    workers: dict[str, tuple[str, ...] | None]
     resources: dict[str, dict[str, float]]  # backend → what one call takes
     why_not: dict[str, str]  # backend → why no worker can run it
     commands: dict[str, dict[str, str | None]]  # backend → worker name → path found
 
     def where(self, backend: str | None) -> tuple[str, ...] | None:
-        """The workers `backend`'s calls may go to; None: any (shell steps)."""
+        """The workers `backend`'s calls may go to; None: any (shell steps, and a backend
+        every worker can run)."""
         return None if backend is None else self.workers.get(backend)
 
 
@@ -86,7 +90,7 @@ async def _place(
     if advertising:
         placed.resources[spec.name] = {spec.name: 1}
     if able:
-        placed.workers[spec.name] = able
+        placed.workers[spec.name] = None if len(able) == len(workers) else able
         return
     placed.why_not[spec.name] = _why_not(command, advertising, spec.name)
 

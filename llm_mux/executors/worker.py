@@ -37,6 +37,7 @@ __all__ = [
     "end_run",
     "run_work",
     "tree_bytes",
+    "warm",
     "worker_cache",
 ]
 
@@ -154,6 +155,13 @@ async def cancel_keys(run: str, keys: list[str] | None) -> int:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return len(tasks)
+
+
+async def warm(project: ProjectRef, tree: bytes | None) -> str:
+    """Make this worker ready for the run: the snapshot unpacked and copied, the
+    process layer imported; its name."""
+    await _project_root(project, tree)
+    return _worker_name()
 
 
 def tree_bytes(data: bytes) -> bytes:
