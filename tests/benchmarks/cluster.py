@@ -61,7 +61,7 @@ def _run(project: Path, env: dict[str, str], *extra: str) -> tuple[float, float]
     return document["steps"]["ask"]["duration_ms"] / 1000, done.seconds
 
 
-def _with_cluster(workers: int, root: Path, env: dict[str, str]) -> Cluster:
+def _with_cluster(workers: int, root: Path) -> Cluster:
     cluster_env = {**os.environ, "LLM_MUX_WORKER_CACHE": str(root / f"cache-{workers}")}
     cluster = start_local_cluster(workers, THREADS, cwd=root, env=cluster_env)
     wait_for_workers(cluster, workers)
@@ -70,7 +70,7 @@ def _with_cluster(workers: int, root: Path, env: dict[str, str]) -> Cluster:
 
 def _scaling(workers: int, runs: int, root: Path, env: dict[str, str]) -> Figure:
     project = _project(root, CONFIG)
-    cluster = _with_cluster(workers, root, env)
+    cluster = _with_cluster(workers, root)
     try:
         timings = [_run(project, env, "--executor", cluster.executor) for _ in range(runs)]
     finally:
@@ -93,7 +93,7 @@ def _scaling(workers: int, runs: int, root: Path, env: dict[str, str]) -> Figure
 def _overhead(runs: int, root: Path, env: dict[str, str]) -> Figure:
     project = _project(root / "quick", QUICK_CONFIG)
     local = median([_run(project, env)[0] for _ in range(runs)])
-    cluster = _with_cluster(2, root, env)
+    cluster = _with_cluster(2, root)
     try:
         remote = median(
             [_run(project, env, "--executor", cluster.executor)[0] for _ in range(runs)]
