@@ -113,7 +113,11 @@ class Backend(_Table, frozen=True, kw_only=True):
     temperature: Annotated[float | None, doc("Sampling temperature for HTTP requests")] = None
     max_tokens: Annotated[int | None, doc("Most tokens an HTTP answer may have")] = None
     max_response_bytes: Annotated[
-        int, doc("Largest HTTP response body read, in bytes (default 16 MiB); more is an error")
+        int,
+        doc(
+            "Largest answer read, in bytes (default 16 MiB): an HTTP response body, or what a "
+            "CLI backend writes to standard output (the process is stopped); more is an error"
+        ),
     ] = 16 * 1024 * 1024
     enabled: Annotated[bool, doc("false: this backend is never called")] = True
     timeout: Annotated[

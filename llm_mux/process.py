@@ -9,6 +9,9 @@ Output that is not UTF-8 is decoded with replacement.
 
 Memory: stdout is collected in one bytearray and its trailing newlines are cut
 in place before decoding, so a step printing 200 MB peaks near twice that.
+With `max_output` (a CLI backend's `max_response_bytes`) no more than that many
+bytes are ever kept: the first byte past it stops collecting, the process group
+is killed as on a timeout, and `OutputTooLarge` is raised.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "TOO_LONG_HINT",
     "CommandNotFound",
     "CommandTooLong",
+    "OutputTooLarge",
     "ProcessResult",
     "ProcessTimeout",
     "run_process",
@@ -76,6 +80,16 @@ class CommandTooLong(OSError):
         )
 
 
+class OutputTooLarge(Exception):
+    """The child wrote more than `max_output` bytes to stdout; `kept` is what was held."""
+
+    def __init__(self, limit: int, kept: int, stderr: str = "") -> None:
+        super().__init__(f"wrote more than {limit:,} bytes to standard output")
+        self.limit = limit
+        self.kept = kept
+        self.stderr = stderr
+
+
 class ProcessTimeout(Exception):
     def __init__(self, seconds: float, stderr: str = "") -> None:
         super().__init__(f"timed out after {seconds:g}s")
@@ -91,14 +105,16 @@ async def run_process(
     stdin: bytes | None = None,
     timeout: float | None = None,
     wrapper: Sequence[str] = (),
+    max_output: int | None = None,
 ) -> ProcessResult:
     """Run `argv` (inside `wrapper`, see `wrapped`) to completion; raises
-    CommandNotFound, ProcessTimeout, or CancelledError.
+    CommandNotFound, CommandTooLong, ProcessTimeout, OutputTooLarge (more than
+    `max_output` bytes on stdout), or CancelledError.
 
     Children beyond what the process's descriptor limit can hold wait their turn
     (`_slots`): 400 steps at once under `ulimit -n 1024` queue, they do not crash."""
     async with _slots():
-        return await _run_process(argv, cwd, env, stdin, timeout, wrapper)
+        return await _run_process(argv, cwd, env, stdin, timeout, wrapper, max_output)
 
 
 # Descriptors a running child holds in llm-mux (two pipes, a pidfd, the reaper's
@@ -134,10 +150,11 @@ async def _run_process(
     stdin: bytes | None,
     timeout: float | None,
     wrapper: Sequence[str],
+    max_output: int | None,
 ) -> ProcessResult:
     argv = wrapped(argv, wrapper)
     started = time.perf_counter()
-    collector = _Collector(asyncio.get_running_loop())
+    collector = _Collector(asyncio.get_running_loop(), max_output)
     family = reaper.Family(env)
     try:
         child = await spawn.start(
@@ -163,6 +180,10 @@ async def _run_process(
     except TimeoutError:
         await _kill_group(child.pid, collector, family)
         raise ProcessTimeout(timeout or 0.0, collector.stderr_text()) from None
+    except OutputTooLarge as too_large:
+        await _kill_group(child.pid, collector, family)
+        kept = len(collector.stdout)  # after the kill: nothing it wrote since was kept
+        raise OutputTooLarge(too_large.limit, kept, collector.stderr_text()) from None
     except BaseException:
         await _kill_group(child.pid, collector, family)
         raise
@@ -223,14 +244,17 @@ def _found_on(program: str, path: str) -> str | None:
 
 
 class _Collector(asyncio.SubprocessProtocol):
-    """What the child writes, as the pipes deliver it: all of stdout, the end of stderr.
+    """What the child writes, as the pipes deliver it: stdout up to `limit`, the end of stderr.
 
     A protocol rather than stream readers: no reader tasks per process, which is
     most of the event loop's own cost of a trivial shell step. `exited` is done when
-    the process has exited, `finished` when it has and both pipes are closed too.
+    the process has exited, `finished` when it has and both pipes are closed too —
+    or fails with `OutputTooLarge` as soon as stdout goes past `limit`, after which
+    nothing more is kept.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int | None = None) -> None:
+        self.limit = limit
         self.stdout = bytearray()
         self.stderr = bytearray()
         self.exited: asyncio.Future[None] = loop.create_future()
@@ -239,11 +263,20 @@ class _Collector(asyncio.SubprocessProtocol):
 
     def pipe_data_received(self, fd: int, data: bytes | bytearray) -> None:
         if fd == 1:
-            self.stdout += data
+            self._keep(data)
             return
         self.stderr += data
         if len(self.stderr) > 2 * _STDERR_TAIL:
             del self.stderr[: len(self.stderr) - _STDERR_TAIL]  # only its end is ever shown
+
+    def _keep(self, data: bytes | bytearray) -> None:
+        if self.limit is None:
+            self.stdout += data
+        elif not self.finished.done():  # past the limit (failed) or over: keep nothing more
+            if len(self.stdout) + len(data) > self.limit:
+                self.finished.set_exception(OutputTooLarge(self.limit, len(self.stdout)))
+                return
+            self.stdout += data
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         if fd in (1, 2):

@@ -177,6 +177,7 @@ def _check_backends(merged: MergedConfig, sink: Sink) -> None:
             _check_prompt_passing(merged, sink, path, backend)
         _check_minimum(merged, sink, path + ("max_retries",), backend.max_retries, 0)
         _check_minimum(merged, sink, path + ("max_concurrent",), backend.max_concurrent, 1)
+        _check_minimum(merged, sink, path + ("max_response_bytes",), backend.max_response_bytes, 1)
         if isinstance(backend.env, list):
             for index, pair in enumerate(backend.env):
                 if len(pair) != 2:

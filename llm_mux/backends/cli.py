@@ -15,9 +15,10 @@ runs inside the wrapper (`llm_mux.process.wrapped`), and the wrapper must be on 
 rather than the command. The backend's `env` table is
 added to the inherited environment. The process runs in the project root, in
 its own process group, killed whole when the attempt times out or is cancelled
-(`llm_mux.process`). CLIs have no system-prompt slot, so a system prompt (the
-step's, else the backend's `system`) is prepended to the prompt text, followed
-by a blank line.
+(`llm_mux.process`), or when its standard output goes past `max_response_bytes`
+(16 MiB by default: at most that much is ever held, and the call fails naming the
+key). CLIs have no system-prompt slot, so a system prompt (the step's, else the
+backend's `system`) is prepended to the prompt text, followed by a blank line.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from llm_mux.compiler.plan import BackendSpec
 from llm_mux.executors import Executor, LocalExecutor, Work
-from llm_mux.process import CommandNotFound, ProcessResult, ProcessTimeout
+from llm_mux.process import CommandNotFound, OutputTooLarge, ProcessResult, ProcessTimeout
 from llm_mux.redact import Redactor
 
 from .cli_output import failure_reason, read_output
@@ -98,6 +99,7 @@ class CliTransport:
             wrapper=tuple(spec.wrapper),
             backend=spec.name,
             max_concurrent=spec.max_concurrent,
+            max_output=spec.max_response_bytes,
         )
 
     async def _run(self, argv: list[str], stdin: bytes | None) -> ProcessResult:
@@ -110,6 +112,13 @@ class CliTransport:
         except ProcessTimeout as timeout:
             message = f"backend '{name}': {timeout}{_stderr_tail(timeout.stderr, self.redact)}"
             raise BackendError(message, kind="timeout", retryable=self.spec.retry_timeout) from None
+        except OutputTooLarge as too_large:
+            message = (
+                f"backend '{name}': the output is larger than max_response_bytes "
+                f"({too_large.limit:,} bytes), so {self.spec.command} was stopped; "
+                f"raise backends.{name}.max_response_bytes if it is expected"
+            )
+            raise BackendError(message, kind="oversized", retryable=False) from None
         except OSError as error:
             raise _start_error(self.spec, argv, error) from None
 

@@ -182,7 +182,7 @@ class _HttpTransport:
                         prepared,
                         f"the response is larger than max_response_bytes ({limit:,} bytes); "
                         f"raise backends.{self.spec.name}.max_response_bytes if it is expected",
-                        "too_large",
+                        "oversized",
                         False,
                         status=response.status_code,
                     )

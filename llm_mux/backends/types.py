@@ -36,6 +36,7 @@ ErrorKind = Literal[
     "not_found",  # a CLI command is missing or cannot be executed
     "malformed",  # the response is not what the protocol promises
     "too_large",  # the prompt cannot be passed the way the backend is configured
+    "oversized",  # the answer is larger than max_response_bytes (it was made: maybe billed)
     "unavailable",  # the backend is disabled, unknown, or a ${VAR} it needs is unset
     "budget",  # refused before it started: the run's or the step's budget (llm_mux.budget)
 ]

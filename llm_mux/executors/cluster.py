@@ -30,7 +30,13 @@ import msgspec
 from llm_mux.compiler.plan import BackendSpec
 
 from ..errors import MuxError
-from ..process import CommandNotFound, CommandTooLong, ProcessResult, ProcessTimeout
+from ..process import (
+    CommandNotFound,
+    CommandTooLong,
+    OutputTooLarge,
+    ProcessResult,
+    ProcessTimeout,
+)
 from .placement import BackendPlacement, place_backends, workers_of
 from .settings import ExecutorSettings
 from .snapshot import take_snapshot
@@ -206,6 +212,9 @@ def _result(outcome: Outcome, work: Work) -> ProcessResult:
             raise CommandNotFound(f"{outcome.detail} (on worker {outcome.worker})")
         case "timeout":
             raise ProcessTimeout(float(outcome.detail), outcome.stderr)
+        case "too_large":
+            limit, kept = (int(number) for number in outcome.detail.split())
+            raise OutputTooLarge(limit, kept, outcome.stderr)
         case "too_long":
             raise CommandTooLong(work.argv)
         case "start":  # as a shell reports a command it cannot execute

@@ -38,4 +38,5 @@ class LocalExecutor:
             stdin=work.stdin,
             timeout=work.timeout,
             wrapper=work.wrapper,
+            max_output=work.max_output,
         )

@@ -36,6 +36,7 @@ class Work(msgspec.Struct, frozen=True, kw_only=True):
     wrapper: tuple[str, ...] = ()  # `[defaults] command_wrapper`, around the argv
     backend: str | None = None  # the CLI backend making the call; None for a shell step
     max_concurrent: int | None = None  # the backend's limit, held across a cluster
+    max_output: int | None = None  # most stdout bytes kept (a CLI backend's max_response_bytes)
 
 
 class Label(msgspec.Struct, frozen=True):
@@ -69,8 +70,8 @@ class Executor(Protocol):
         ...
 
     async def run(self, work: Work) -> ProcessResult:
-        """Run `work` to completion; raises CommandNotFound, ProcessTimeout, OSError or
-        CancelledError as `llm_mux.process.run_process` does."""
+        """Run `work` to completion; raises CommandNotFound, ProcessTimeout, OutputTooLarge,
+        OSError or CancelledError as `llm_mux.process.run_process` does."""
         ...
 
 

@@ -27,7 +27,13 @@ from pathlib import Path
 
 import msgspec
 
-from ..process import CommandNotFound, CommandTooLong, ProcessTimeout, run_process
+from ..process import (
+    CommandNotFound,
+    CommandTooLong,
+    OutputTooLarge,
+    ProcessTimeout,
+    run_process,
+)
 from .work import Work
 
 __all__ = [
@@ -60,7 +66,7 @@ class Outcome(msgspec.Struct, frozen=True):
     stdout: str = ""
     stderr: str = ""
     duration_ms: int = 0
-    failure: str | None = None  # not_found, too_long, timeout, start, cancelled or lost
+    failure: str | None = None  # not_found, too_long, too_large, timeout, start, cancelled, lost
     detail: str = ""
 
 
@@ -115,11 +121,15 @@ async def _run(work: Work, root: Path, here: str) -> Outcome:
             stdin=work.stdin,
             timeout=work.timeout,
             wrapper=work.wrapper,
+            max_output=work.max_output,
         )
     except CommandNotFound as missing:
         return Outcome(here, failure="not_found", detail=missing.command)
     except ProcessTimeout as timeout:
         return Outcome(here, failure="timeout", detail=str(timeout.seconds), stderr=timeout.stderr)
+    except OutputTooLarge as too_large:
+        detail = f"{too_large.limit} {too_large.kept}"
+        return Outcome(here, failure="too_large", detail=detail, stderr=too_large.stderr)
     except CommandTooLong:
         return Outcome(here, failure="too_long")
     except OSError as error:

@@ -295,6 +295,10 @@ def test_defaults_and_claude_api_are_accepted_with_their_meaning() -> None:
             "config.toml:2:18: error: 'max_concurrent' must be 1 or more, not 0 [E104]",
         ),
         (
+            '[backends.x]\ncommand = "x"\nmax_response_bytes = 0\n',
+            "config.toml:3:22: error: 'max_response_bytes' must be 1 or more, not 0 [E104]",
+        ),
+        (
             "[defaults]\ntimeout = 5000\n",
             "config.toml:2:11: warning: 'timeout' is 5000 seconds (1.4 hours) [W502]",
         ),

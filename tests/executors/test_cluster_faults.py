@@ -279,3 +279,23 @@ def test_a_command_over_the_argument_limit_is_a_step_failure_on_a_worker_too(
     assert done.returncode == 0, done.stderr[-2000:]
     assert "more than the system lets one command take" in done.stderr
     assert "still here" in done.stdout
+
+
+def test_a_cli_backend_over_max_response_bytes_on_a_worker_is_the_same_error(
+    tmp_path: Path, agents_bin: Path, cluster: Cluster
+) -> None:
+    config = (
+        '[backends.flood]\ncommand = "sh"\n'
+        'args = ["-c", "head -c 50000000 /dev/zero | tr \'\\\\\\\\0\' x"]\n'
+        "max_retries = 0\nmax_response_bytes = 1000000\n"
+    )
+    workflow = '[[steps]]\nname = "ask"\ntype = "query"\nbackend = "flood"\nprompt = "hi"\n'
+    root = project(tmp_path / "o", config, workflow)
+    done = mux(
+        "--trust", "run", "wf.toml", "--executor", cluster.executor,
+        cwd=root, env=environment(tmp_path / "home", agents_bin),
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "the output is larger than max_response_bytes (1,000,000 bytes)" in done.stderr
+    assert "raise backends.flood.max_response_bytes if it is expected" in done.stderr
+    assert "Traceback" not in done.stderr
