@@ -198,7 +198,7 @@ def run(
 ) -> int:
     """Run WORKFLOW with KEY=VALUE args (`llm-mux run WORKFLOW --help` lists them)."""
     from .budget import Limits
-    from .run import run_command, workflow_help
+    from .run import RunRequest, RunSettings, run_command, workflow_help
 
     if use_cache and no_cache:
         raise click.UsageError("--cache and --no-cache cannot be used together")
@@ -208,19 +208,15 @@ def run(
             click.echo(click.get_current_context().get_help())
             return 0 if show_help else 2
         return workflow_help(options, workflow)
-    return run_command(
-        options,
-        workflow,
-        assignments,
-        answers=answers,
-        dry_run=dry_run,
+    request = RunRequest(workflow, assignments, answers, context_files, dry_run)
+    settings = RunSettings(
         preview=preview,
-        context_files=context_files,
         limits=Limits(max_cost, max_tokens, allow_unknown_cost),
         cache_mode="on" if use_cache else "off" if no_cache else "default",
         refresh=refresh,
         executor=executor,
     )
+    return run_command(options, request, settings)
 
 
 @cli.command(example="llm-mux migrate --diff .llm-mux/workflows/*.toml")

@@ -15,7 +15,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from .cache import CacheMode, StepCache
 
 __all__ = [
+    "Job",
+    "RunRequest",
     "RunSettings",
     "execute_plan",
     "parse_inputs",
@@ -61,41 +63,36 @@ __all__ = [
 ]
 
 
-def run_command(
-    options: GlobalOptions,
-    workflow: str,
-    assignments: Sequence[str],
-    *,
-    answers: Sequence[str],
-    dry_run: bool,
-    preview: bool = False,
-    context_files: Sequence[Path] = (),
-    limits: Limits | None = None,
-    cache_mode: CacheMode = "default",
-    refresh: Sequence[str] = (),
-    executor: str | None = None,
-) -> int:
+def run_command(options: GlobalOptions, request: RunRequest, settings: RunSettings) -> int:
+    """`llm-mux run` as typed: `settings` holds the options that need no plan; the
+    `--input` answers and `--context` files are read here, against the compiled plan."""
     places = places_for(options)
-    compiled = compile_plan(options, workflow, reuse=True)
+    compiled = compile_plan(options, request.workflow, reuse=True)
     plan = compiled.plan
     env = environment()
-    args = resolve_args(plan.args, bind_args(plan.args, parse_assignments(assignments)), env)
-    inputs = parse_inputs(answers, plan)
-    context = read_context_files(context_files, places.cwd)
-    if dry_run:
-        emit(dry_run_text(plan, args, env), options)
-        return 0
-    _check_refresh(plan, refresh)
-    settings = RunSettings(
-        inputs=inputs,
-        context=context,
-        preview=preview,
-        limits=limits,
-        cache_mode=cache_mode,
-        refresh=tuple(refresh),
-        executor=executor,
+    bound = bind_args(plan.args, parse_assignments(request.assignments))
+    job = Job(compiled, places, env, resolve_args(plan.args, bound, env))
+    settings = replace(
+        settings,
+        inputs=parse_inputs(request.answers, plan),
+        context=read_context_files(request.context_files, places.cwd),
     )
-    return execute_plan(options, places, compiled, args, settings)
+    if request.dry_run:
+        emit(dry_run_text(plan, job.args, env), options)
+        return 0
+    _check_refresh(plan, settings.refresh)
+    return execute_plan(options, job, settings)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """What `llm-mux run` was given that only the compiled plan makes sense of."""
+
+    workflow: str
+    assignments: Sequence[str] = ()  # KEY=VALUE args
+    answers: Sequence[str] = ()  # --input STEP=VALUE
+    context_files: Sequence[Path] = ()  # --context FILE
+    dry_run: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,70 +111,92 @@ class RunSettings:
     executor: str | None = None  # --executor: where shell and CLI work runs
 
 
-def execute_plan(
-    options: GlobalOptions,
-    places: Places,
-    compiled: Compiled,
-    args: Mapping[str, object],
-    settings: RunSettings,
-) -> int:
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What to run: the compiled workflow with its bound args, where, and with which
+    environment (`run` and `runs resume` build one; everything after shares it)."""
+
+    compiled: Compiled
+    places: Places
+    env: Mapping[str, str]
+    args: Mapping[str, object]
+
+    @property
+    def plan(self) -> Plan:
+        return self.compiled.plan
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """One run, ready to start: the job, its id and template context, and the
+    services the settings asked for (budget, step cache, cluster)."""
+
+    job: Job
+    run: RunInfo
+    base: Mapping[str, object]
+    settings: RunSettings
+    budget: Budget | None
+    cache: StepCache | None
+    cluster: ExecutorSettings | None
+
+
+def execute_plan(options: GlobalOptions, job: Job, settings: RunSettings) -> int:
     """Run a compiled plan, record it in the ledger, report it; the exit code."""
-    plan = compiled.plan
-    env = environment()
+    plan, places = job.plan, job.places
     ensure_trusted(
-        compiled.files,
+        job.compiled.files,
         TrustStore.at(places.state_dir),
         override=options.trust,
-        env=env,
+        env=job.env,
         cwd=Path.cwd(),
         allow=options.allowed_parts(),
     )
-    cluster = executor_settings(settings.executor, compiled.config)
     run = _new_run(places)
-    base, ecosystem = template_base(compiled, places, env, args, run)
-    redact = Redactor.for_run(env, plan.backends.values())
+    base, ecosystem = template_base(job, run)
+    redact = Redactor.for_run(job.env, plan.backends.values())
     observer = _observer(options, redact)
     # The run ledger: the recorder forwards to `observer` and records each step.
     meta = RunMeta(
-        args=args,
+        args=job.args,
         redact=redact,
         root=places.project_root,
         ecosystem=ecosystem.name if ecosystem else None,
-        invocation=invocation(options, places, compiled, settings),
+        invocation=invocation(options, job, settings),
         resumed_from=settings.resumed_from,
     )
-    budget = make_budget(plan, settings)
-    cache = _step_cache(plan, places, env, run, redact, settings)
+    launch = Launch(
+        job,
+        run,
+        base,
+        settings,
+        budget=make_budget(plan, settings),
+        cache=_step_cache(job, run, redact, settings),
+        cluster=executor_settings(settings.executor, job.compiled.config),
+    )
     with recording(places.state_dir, run, plan, meta, inner=observer) as recorder:
-        work = _execute(plan, base, places, env, recorder, settings, budget, cache, cluster, run.id)
         try:
             with collector.frozen():  # the libraries and the plan stay out of the GC's walks
-                outcome = run_until_interrupted(work)
+                outcome = run_until_interrupted(_execute(launch, recorder))
         finally:
-            if cache is not None:
-                cache.close()
+            if launch.cache is not None:
+                launch.cache.close()
         finish_run(recorder, outcome)
     _close(observer)
-    _report(outcome, plan, run, args, options, redact)
+    _report(outcome, job, run, options, redact)
     if outcome.status == "cancelled":
         return EXIT_INTERRUPTED
     return 0 if outcome.success else EXIT_FAILED
 
 
-def template_base(
-    compiled: Compiled,
-    places: Places,
-    env: Mapping[str, str],
-    args: Mapping[str, object],
-    run: RunInfo,
-) -> tuple[dict[str, object], EcosystemView | None]:
+def template_base(job: Job, run: RunInfo) -> tuple[dict[str, object], EcosystemView | None]:
     """The template context every step starts from, and the detected ecosystem."""
-    ecosystem, why_not = detect_ecosystem(compiled.config, places.cwd, env)
+    places = job.places
+    ecosystem, why_not = detect_ecosystem(job.compiled.config, places.cwd, job.env)
     ecosystem = with_memory(ecosystem, places.user_dir)  # ecosystem.memory, read on demand
     base = base_context(
-        compiled.plan,
-        args=args,
-        env=env,
+        job.plan,
+        args=job.args,
+        env=job.env,
         root=places.project_root,
         run=run,
         ecosystem=ecosystem,
@@ -186,13 +205,12 @@ def template_base(
     return base, ecosystem
 
 
-def invocation(
-    options: GlobalOptions, places: Places, compiled: Compiled, settings: RunSettings
-) -> dict[str, object]:
+def invocation(options: GlobalOptions, job: Job, settings: RunSettings) -> dict[str, object]:
     """What `runs resume` needs to start this run again the same way (absolute paths)."""
+    places = job.places
     return {
         "cwd": str(places.cwd),
-        "workflow": str(compiled.files[-1].resolve()),
+        "workflow": str(job.compiled.files[-1].resolve()),
         "configs": [str((places.cwd / path).resolve()) for path in options.configs],
         "context": [{"name": file.name, "path": str(file.path)} for file in settings.context],
         "team": options.team,
@@ -201,25 +219,19 @@ def invocation(
 
 
 def _step_cache(
-    plan: Plan,
-    places: Places,
-    env: Mapping[str, str],
-    run: RunInfo,
-    redact: Redactor,
-    settings: RunSettings,
+    job: Job, run: RunInfo, redact: Redactor, settings: RunSettings
 ) -> StepCache | None:
     """The step cache, when this run may use it (the file is opened on first use)."""
     if settings.cache_mode == "off":
         return None
-    if settings.cache_mode == "default" and not any(step.cache for step in plan.steps):
+    if settings.cache_mode == "default" and not any(step.cache for step in job.plan.steps):
         return None
     from .cache import StepCache
 
     return StepCache(
-        places.state_dir,
-        plan,
-        places.project_root,
-        env,
+        job.places,
+        job.plan,
+        job.env,
         run_id=run.id,
         redact=redact,
         mode=settings.cache_mode,
@@ -255,23 +267,15 @@ def make_budget(plan: Plan, settings: RunSettings) -> Budget | None:
     return Budget(limits, carried_cost=cost, carried_tokens=tokens)
 
 
-async def _execute(
-    plan: Plan,
-    base: Mapping[str, object],
-    places: Places,
-    env: Mapping[str, str],
-    recorder: RunRecorder,
-    settings: RunSettings,
-    budget: Budget | None,
-    cache: StepCache | None,
-    cluster: ExecutorSettings | None,
-    run_id: str,
-) -> RunOutcome:
+async def _execute(launch: Launch, recorder: RunRecorder) -> RunOutcome:
     from .backends import BackendPool
 
-    root = places.project_root
+    plan, env, settings, cache = launch.job.plan, launch.job.env, launch.settings, launch.cache
+    root = launch.job.places.project_root
     specs = plan.backends.values()
-    opened = open_executor(cluster, root, run_id, specs, env, recorder.record_placements)
+    opened = open_executor(
+        launch.cluster, root, launch.run.id, specs, env, recorder.record_placements
+    )
     limit = plan.max_concurrent
     async with (
         opened as executor,
@@ -284,7 +288,7 @@ async def _execute(
         pool.prepare(routed_backends(plan, skip=cache.applies if cache else None))
         runtime = Runtime(
             plan,
-            places.project_root,
+            root,
             env,
             pool,
             recorder,
@@ -293,11 +297,11 @@ async def _execute(
             preview_edits=settings.preview,
             preamble=preamble(settings.context),
             reuse=settings.reuse,
-            budget=budget,
+            budget=launch.budget,
             cache=cache,
             executor=executor,
         )
-        return await Interpreter(plan, runtime, base).run()
+        return await Interpreter(plan, runtime, launch.base).run()
 
 
 def routed_backends(plan: Plan, skip: Callable[[StepPlan], bool] | None = None) -> list[str]:
@@ -362,16 +366,11 @@ def _close(observer: Observer) -> None:
 
 
 def _report(
-    outcome: RunOutcome,
-    plan: Plan,
-    run: RunInfo,
-    args: Mapping[str, object],
-    options: GlobalOptions,
-    redact: Redactor,
+    outcome: RunOutcome, job: Job, run: RunInfo, options: GlobalOptions, redact: Redactor
 ) -> None:
     """The result, with every known secret value redacted, whatever the output mode."""
     if options.output == "json":
-        values = redact.value(run_document(outcome, plan, run, args))  # before encoding
+        values = redact.value(run_document(outcome, job, run))  # before encoding
         document = json.dumps(values, indent=2, default=str)
         emit(redact(document) + "\n", options)
         return
@@ -394,17 +393,15 @@ def _report(
         emit(text, options, end="" if text.endswith("\n") else "\n")
 
 
-def run_document(
-    outcome: RunOutcome, plan: Plan, run: RunInfo, args: Mapping[str, object]
-) -> dict[str, object]:
+def run_document(outcome: RunOutcome, job: Job, run: RunInfo) -> dict[str, object]:
     return {
         "run_id": run.id,
-        "workflow": plan.workflow.name,
+        "workflow": job.plan.workflow.name,
         "status": outcome.status,
         "success": outcome.success,
         "error": outcome.error,
         "duration_ms": outcome.duration_ms,
-        "args": dict(args),
+        "args": dict(job.args),
         "output": outcome.output,
         "usage": outcome.usage.to_json() if outcome.usage else None,
         "cost": outcome.cost,

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import functools
 import os
-import random
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -31,7 +30,7 @@ from llm_mux.redact import Redactor
 
 from .cli import CliTransport
 from .resolve import unset_variable
-from .retry import Sleep, call_with_retries
+from .retry import REAL_PACING, Pacing, call_with_retries
 from .types import Attempt, BackendError, Completion, Request, Transport
 
 if TYPE_CHECKING:
@@ -98,8 +97,7 @@ class BackendPool:
         root: Path,
         env: Mapping[str, str],
         transports: Mapping[str, Transport] | None = None,
-        sleep: Sleep = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
+        pacing: Pacing = REAL_PACING,
         max_concurrent: int | None = None,
         executor: Executor | None = None,
     ) -> None:
@@ -110,8 +108,7 @@ class BackendPool:
         self._env = env
         self._executor = executor  # where CLI backends' processes run; None: here
         self._injected = dict(transports or {})
-        self._sleep = sleep
-        self._rng = rng
+        self._pacing = pacing
         self._transports: dict[str, Transport] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._availability: dict[str, str | None] = {}
@@ -214,8 +211,7 @@ class BackendPool:
             transport,
             self._specs[name],
             request,
-            sleep=self._sleep,
-            rng=self._rng,
+            pacing=self._pacing,
             limit=self._limit(name),
         )
 

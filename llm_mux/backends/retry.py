@@ -20,16 +20,37 @@ import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from llm_mux.compiler.plan import BackendSpec
 
 from .types import Attempt, BackendError, Completion, Request, Transport
 
-__all__ = ["MAX_DELAY", "Attempt", "backoff_delay", "call_with_retries", "should_retry"]
+__all__ = [
+    "MAX_DELAY",
+    "REAL_PACING",
+    "Attempt",
+    "Pacing",
+    "backoff_delay",
+    "call_with_retries",
+    "should_retry",
+]
 
 MAX_DELAY = 60.0
 
 Sleep = Callable[[float], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """How the policy waits between attempts: the sleep and the jitter source
+    (tests give a recording sleep and a fixed jitter)."""
+
+    sleep: Sleep = asyncio.sleep
+    rng: Callable[[], float] = random.random
+
+
+REAL_PACING = Pacing()  # asyncio's sleep, random jitter
 
 
 async def call_with_retries(
@@ -38,8 +59,7 @@ async def call_with_retries(
     spec: BackendSpec,
     request: Request,
     *,
-    sleep: Sleep = asyncio.sleep,
-    rng: Callable[[], float] = random.random,
+    pacing: Pacing = REAL_PACING,
     limit: contextlib.AbstractAsyncContextManager[object] | None = None,
 ) -> tuple[Completion, list[Attempt]]:
     """Call `transport` until it answers or the policy gives up.
@@ -55,7 +75,8 @@ async def call_with_retries(
         except BackendError as error:
             if retry == spec.max_retries or not should_retry(error, spec):
                 raise _final(name, error, attempts) from error
-            await sleep(backoff_delay(spec.retry_delay, retry, error.retry_after, rng))
+            delay = backoff_delay(spec.retry_delay, retry, error.retry_after, pacing.rng)
+            await pacing.sleep(delay)
             continue
         return completion, attempts
     raise AssertionError("unreachable: the last attempt returns or raises")

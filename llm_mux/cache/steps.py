@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Collection, Mapping
-from pathlib import Path
 from typing import Literal
 
 import click
@@ -23,6 +22,7 @@ import click
 from llm_mux.compiler.plan import Plan, StepPlan
 
 from ..database import DatabaseError
+from ..paths import Places
 from ..results import StepResult, result_from_record, result_record, taken_over
 from .key import cache_key, files_digest
 from .store import CacheStore, Entry, cache_path, now
@@ -36,9 +36,8 @@ CACHEABLE = ("query", "shell")
 class StepCache:
     def __init__(
         self,
-        state_dir: Path,
+        places: Places,
         plan: Plan,
-        root: Path,
         env: Mapping[str, str],
         *,
         run_id: str,
@@ -46,9 +45,9 @@ class StepCache:
         mode: CacheMode = "default",
         refresh: Collection[str] = (),
     ) -> None:
-        self.path = cache_path(state_dir)
+        self.path = cache_path(places.state_dir)
         self.plan = plan
-        self.root = root
+        self.root = places.project_root
         self.env = env
         self.run_id = run_id
         self.redact = redact

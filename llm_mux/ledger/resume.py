@@ -44,7 +44,7 @@ from ..options import GlobalOptions
 from ..redact import Redactor
 from ..rendering import RenderError, evaluate_expression, holds
 from ..results import StepResult, result_from_record, taken_over
-from ..run import RunSettings, execute_plan, parse_inputs, resolve_args, template_base
+from ..run import Job, RunSettings, execute_plan, parse_inputs, resolve_args, template_base
 from ..steps import step_inputs
 from .reads import Row, chain_spent, load_run
 from .schema import OUTPUT_LIMIT, ledger_path
@@ -138,13 +138,13 @@ def runs_resume_command(
     compiled = compile_plan(options, _workflow(run), reuse=True)
     plan = compiled.plan
     env = environment()
-    args = _args(plan, run, env)
+    job = Job(compiled, places, env, _args(plan, run, env))
     inputs = parse_inputs(answers, plan)
     context = _context_files(run)
     recorded = RecordedResults.from_run(run, Redactor.for_run(env, plan.backends.values()))
     if dry_run:
         directory = places.state_dir / "runs" / "(new run)"
-        base, _ = template_base(compiled, places, env, args, RunInfo("(new run)", str(directory)))
+        base, _ = template_base(job, RunInfo("(new run)", str(directory)))
         verdicts = preview(plan, base, recorded, preamble(context))
         emit(render_preview(run, verdicts, as_json=options.output == "json"), options)
         return 0
@@ -156,7 +156,7 @@ def runs_resume_command(
         limits=_limits(run, limits or Limits()),
         carried=chain_spent(ledger, recorded.run_id),
     )
-    return execute_plan(options, places, compiled, args, settings)
+    return execute_plan(options, job, settings)
 
 
 def _check_resumable(run: Row) -> None:

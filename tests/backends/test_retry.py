@@ -11,7 +11,7 @@ from support.openai_server import ModelServer, Reply
 from llm_mux.backends import BackendError, Completion, Request, call_with_retries
 from llm_mux.backends.client import make_client
 from llm_mux.backends.http import OpenAITransport
-from llm_mux.backends.retry import MAX_DELAY, backoff_delay
+from llm_mux.backends.retry import MAX_DELAY, Pacing, backoff_delay
 from llm_mux.compiler.plan import BackendSpec
 
 
@@ -42,7 +42,7 @@ def server_error() -> BackendError:
 
 def call(transport: Scripted, backend: BackendSpec, sleep: RecordingSleep) -> Completion:
     completion, _ = run(
-        call_with_retries("b", transport, backend, Request("q"), sleep=sleep, rng=lambda: 0.5)
+        call_with_retries("b", transport, backend, Request("q"), pacing=Pacing(sleep, lambda: 0.5))
     )
     return completion
 
@@ -137,7 +137,7 @@ def test_retry_after_from_a_real_server_is_honoured(openai_server: ModelServer) 
         async with make_client() as client:
             transport = OpenAITransport(backend, client=client, env={})
             completion, attempts = await call_with_retries(
-                "m", transport, backend, Request("q"), sleep=sleep, rng=lambda: 0.5
+                "m", transport, backend, Request("q"), pacing=Pacing(sleep, lambda: 0.5)
             )
             return completion, len(attempts)
 
