@@ -8,6 +8,9 @@ says where each piece of work ran, for the ledger.
 - Refused before anything runs: a scheduler that cannot be reached, a cluster
   without workers, workers whose llm-mux version is not this one, and (with
   `project = "shared"`) workers that do not see the project's path.
+- The run hands the cluster no more calls at once than the workers that may run
+  them have threads (`slots.Slots`), so no call waits on a busy worker while
+  another is idle.
 - A backend's `max_concurrent` holds across the cluster: a `distributed.Semaphore`
   named after the backend, shared by every run using the same scheduler.
 - Cancelling (Ctrl-C, a step's timeout) cancels the task and kills its
@@ -37,8 +40,9 @@ from ..process import (
     ProcessResult,
     ProcessTimeout,
 )
-from .placement import BackendPlacement, place_backends, workers_of
+from .placement import BackendPlacement, current_workers, place_backends, workers_of
 from .settings import ExecutorSettings
+from .slots import Slots
 from .snapshot import take_snapshot
 from .work import Label, Placement, Work, work_label
 from .worker import Outcome, ProjectRef, cancel_keys, end_run, run_work, tree_bytes, warm
@@ -92,6 +96,7 @@ class DaskExecutor:
         self._tree: tuple[ProjectRef, Future | None] | None = None
         self._tree_lock = asyncio.Lock()
         self._semaphores: dict[str, Semaphore] = {}
+        self._slots = Slots(workers_of(client), lambda: current_workers(client))
 
     async def warm_up(self) -> None:
         """Ship the project to every worker now, not with the run's first commands: the
@@ -114,7 +119,7 @@ class DaskExecutor:
 
     async def run(self, work: Work) -> ProcessResult:
         label = work_label() or Label("work")
-        async with self._limit(work):
+        async with self._limit(work), self._slots.hold(self.placement.group(work.backend)):
             outcome = await self._submit(work, label)
         self.placements.append(_placement(label, work, outcome))
         return _result(outcome, work)

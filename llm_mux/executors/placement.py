@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -21,7 +21,9 @@ from llm_mux.compiler.plan import BackendSpec
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["BackendPlacement", "WorkerInfo", "place_backends", "workers_of"]
+    from .slots import Group
+
+__all__ = ["BackendPlacement", "WorkerInfo", "current_workers", "place_backends", "workers_of"]
 
 
 class WorkerInfo(msgspec.Struct, frozen=True):
@@ -45,9 +47,24 @@ class BackendPlacement(msgspec.Struct, frozen=True):
         every worker can run)."""
         return None if backend is None else self.workers.get(backend)
 
+    def group(self, backend: str | None) -> Group:
+        """The workers a call of `backend` may go to and the resource it takes."""
+        resource = backend if backend in self.resources else None
+        return self.where(backend), resource
+
 
 def workers_of(client: Client) -> list[WorkerInfo]:
-    info = client.scheduler_info(n_workers=-1)["workers"]
+    """The workers as the client last heard of them (at connecting, for an asynchronous one)."""
+    return _workers(client.scheduler_info(n_workers=-1)["workers"])
+
+
+async def current_workers(client: Client) -> list[WorkerInfo]:
+    """The workers as the scheduler knows them now."""
+    identity = await client.scheduler.identity(n_workers=-1)
+    return _workers(identity["workers"])
+
+
+def _workers(info: Mapping[str, Mapping[str, Any]]) -> list[WorkerInfo]:
     return [
         WorkerInfo(
             address,

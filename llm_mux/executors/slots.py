@@ -1,0 +1,95 @@
+"""How much work a run hands the cluster at once: no more than its workers have slots.
+
+Dask's scheduler gives a worker up to `worker-saturation` × its threads (1.1 by
+default: 3 tasks on 2 threads). With calls of equal length, a worker holding a
+third call starts it only when one of its two ends, while another worker may sit
+idle: a straggler costing a whole call at the end of a burst (64 one-second calls
+on 8 workers × 2 threads took 5.2 s instead of 4). Handing the cluster no more
+calls than the workers that may run them have threads means each call goes to a
+worker that starts it at once, whatever the scheduler's settings.
+
+Input: the workers as the run began (`WorkerInfo`). Output: `Slots.hold(group)`,
+entered around each submitted call. A group is the workers a call may go to
+(None: any) and the Dask resource it takes (None: none). The workers are read
+again from the scheduler while calls wait, so workers joining a run add slots
+and workers leaving it take theirs away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from .placement import WorkerInfo
+
+__all__ = ["Group", "Slots"]
+
+Group = tuple[tuple[str, ...] | None, str | None]  # (workers, or any; resource, or none)
+
+_RECHECK = 2.0  # seconds: how often a waiting call reads the workers again
+
+
+class Slots:
+    def __init__(
+        self,
+        workers: Sequence[WorkerInfo],
+        refresh: Callable[[], Awaitable[Sequence[WorkerInfo]]],
+    ) -> None:
+        self._workers = tuple(workers)
+        self._refresh = refresh
+        self._refreshed = time.monotonic()
+        self._busy: collections.Counter[Group] = collections.Counter()
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def capacity(self, group: Group) -> int:
+        """How many calls of `group` the workers can start at once (at least one)."""
+        addresses, resource = group
+        chosen = [w for w in self._workers if addresses is None or w.address in addresses]
+        return max(1, sum(_slots(w, resource) for w in chosen))
+
+    @contextlib.asynccontextmanager
+    async def hold(self, group: Group) -> AsyncIterator[None]:
+        while self._busy[group] >= self.capacity(group):
+            await self._wait()
+        self._busy[group] += 1
+        try:
+            yield
+        finally:
+            self._busy[group] -= 1
+            self._wake()
+
+    async def _wait(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(_RECHECK):
+                await waiter
+        except TimeoutError:
+            await self._read_workers()
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+    def _wake(self) -> None:
+        """Let every waiting call look again: each checks its own group, so a slot freed
+        in one group never sits unused while a call of another holds the only wake-up."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _read_workers(self) -> None:
+        if time.monotonic() - self._refreshed < _RECHECK:
+            return
+        self._refreshed = time.monotonic()
+        with contextlib.suppress(Exception):  # keep the workers known so far
+            self._workers = tuple(await self._refresh())
+
+
+def _slots(worker: WorkerInfo, resource: str | None) -> int:
+    if resource is None:
+        return worker.nthreads
+    return min(worker.nthreads, int(worker.resources.get(resource, 0)))
