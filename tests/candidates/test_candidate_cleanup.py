@@ -32,6 +32,7 @@ from support.best_of_n import (
     worktrees,
 )
 from support.openai_server import ModelServer
+from support.subprocesses import alive
 from support.trees import TreeState, git
 
 from llm_mux.candidates.workspaces import remove_stale
@@ -54,14 +55,6 @@ def wait_for_lines(path: Path, count: int, seconds: float = 30.0) -> list[str]:
             return lines
         assert time.monotonic() < deadline, f"only {lines} in {path}"
         time.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_ctrl_c_during_verification_leaves_no_worktree_and_an_untouched_tree(

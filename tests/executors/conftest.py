@@ -8,8 +8,6 @@ temporary directory. Tests run `llm-mux` as a subprocess, as a user would.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,17 +64,3 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, agents_bin: Path) -> Itera
     started = start_local_cluster(2, 2, cwd=elsewhere, env=worker_env(agents_bin, cache))
     yield started
     started.stop()
-
-
-def mux(
-    *args: str, cwd: Path, env: dict[str, str], timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "llm_mux", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )

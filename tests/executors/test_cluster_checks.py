@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 from support.cluster import Cluster, start_scheduler, start_worker, wait_for_workers
+from support.cluster_projects import environment, placements, project, run_workflow
+from support.subprocesses import mux
 
-from .conftest import mux, worker_env
-from .test_cluster_faults import project
-from .test_cluster_runs import environment, placements
+from .conftest import worker_env
 
 pytestmark = pytest.mark.cluster
 
@@ -50,10 +50,7 @@ def test_workers_running_another_llm_mux_are_refused_before_anything_runs(
     root = project(
         tmp_path / "p", "", f'[[steps]]\nname = "s"\ntype = "shell"\nrun = "touch {marker}"\n'
     )
-    done = mux(
-        "--trust", "run", "wf.toml", "--executor", scheduler.executor,
-        cwd=root, env=environment(tmp_path / "home", agents_bin),
-    )  # fmt: skip
+    done = run_workflow(root, tmp_path / "home", agents_bin, "--executor", scheduler.executor)
     assert done.returncode == 1
     assert "workers run another llm-mux than this one" in done.stderr
     assert "old-host: 0.0.1" in done.stderr
@@ -90,10 +87,7 @@ def test_a_backends_calls_go_only_to_workers_advertising_its_resource(
     wait_for_workers(scheduler, 2)
     root = project(tmp_path / "p", RESOURCES_CONFIG, RESOURCES_WORKFLOW)
     home = tmp_path / "home"
-    done = mux(
-        "--trust", "--output", "json", "run", "wf.toml", "--executor", scheduler.executor,
-        cwd=root, env=environment(home, agents_bin),
-    )  # fmt: skip
+    done = run_workflow(root, home, agents_bin, "--executor", scheduler.executor, as_json=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["steps"]["ask"]["status"] == "succeeded"
     assert {(backend, worker) for _, _, backend, worker in placements(home)} == {("a", "gpu-host")}
@@ -147,7 +141,7 @@ def test_a_tls_cluster_runs_work_with_the_configured_certificates(
         workflow = '[[steps]]\nname = "s"\ntype = "shell"\nrun = "echo over tls"\n'
         root = project(tmp_path / "p", config, workflow)
         home = tmp_path / "home"
-        done = mux("--trust", "run", "wf.toml", cwd=root, env=environment(home, agents_bin))
+        done = run_workflow(root, home, agents_bin)
         assert done.returncode == 0, done.stderr
         assert "over tls" in done.stdout
         assert [worker for *_, worker in placements(home)] == ["tls-host"]

@@ -21,20 +21,10 @@ from pathlib import Path
 
 import pytest
 from support.cluster import Cluster
-
-from .conftest import mux
-from .test_cluster_runs import environment, git, placements
+from support.cluster_projects import environment, placements, project, run_workflow
+from support.subprocesses import mux
 
 pytestmark = pytest.mark.cluster
-
-
-def project(root: Path, config: str, workflow: str) -> Path:
-    root.mkdir(parents=True)
-    (root / ".llm-mux").mkdir()
-    (root / ".llm-mux" / "config.toml").write_text(config)
-    (root / "wf.toml").write_text(workflow)
-    git(root, "init", "-q")
-    return root
 
 
 def start(root: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -251,10 +241,7 @@ def test_a_backends_timeout_kills_its_process_on_the_worker(
     )
     workflow = '[[steps]]\nname = "ask"\ntype = "query"\nbackend = "slow"\nprompt = "hi"\n'
     root = project(tmp_path / "p", config, workflow)
-    done = mux(
-        "--trust", "run", "wf.toml", "--executor", cluster.executor,
-        cwd=root, env=environment(tmp_path / "home", agents_bin),
-    )  # fmt: skip
+    done = run_workflow(root, tmp_path / "home", agents_bin, "--executor", cluster.executor)
     assert done.returncode == 1
     assert "timed out after 1s" in done.stderr
     assert gone(int(wait_for_lines(pids, 1)[0]), timeout=2.0)
@@ -272,10 +259,7 @@ def test_a_command_over_the_argument_limit_is_a_step_failure_on_a_worker_too(
         'depends_on = ["s"]\n'
     )
     root = project(tmp_path / "q", "", workflow)
-    done = mux(
-        "--trust", "run", "wf.toml", "--executor", cluster.executor,
-        cwd=root, env=environment(tmp_path / "home", agents_bin),
-    )  # fmt: skip
+    done = run_workflow(root, tmp_path / "home", agents_bin, "--executor", cluster.executor)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "more than the system lets one command take" in done.stderr
     assert "still here" in done.stdout
@@ -291,10 +275,7 @@ def test_a_cli_backend_over_max_response_bytes_on_a_worker_is_the_same_error(
     )
     workflow = '[[steps]]\nname = "ask"\ntype = "query"\nbackend = "flood"\nprompt = "hi"\n'
     root = project(tmp_path / "o", config, workflow)
-    done = mux(
-        "--trust", "run", "wf.toml", "--executor", cluster.executor,
-        cwd=root, env=environment(tmp_path / "home", agents_bin),
-    )  # fmt: skip
+    done = run_workflow(root, tmp_path / "home", agents_bin, "--executor", cluster.executor)
     assert done.returncode == 1
     assert "the output is larger than max_response_bytes (1,000,000 bytes)" in done.stderr
     assert "raise backends.flood.max_response_bytes if it is expected" in done.stderr

@@ -9,15 +9,14 @@ apply and store steps stay here, and the results and the ledger agree.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 from support.cluster import Cluster
-
-from .conftest import mux
+from support.cluster_projects import environment, git, placements
+from support.subprocesses import mux
 
 pytestmark = pytest.mark.cluster
 
@@ -107,22 +106,6 @@ def make_project(root: Path, home: Path) -> Path:
     return root
 
 
-def git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
-
-
-def environment(home: Path, agents_bin: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_MUX")}
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_STATE_HOME=str(home / ".local" / "state"),
-        PATH=f"{agents_bin}{os.pathsep}{os.environ['PATH']}",
-        COORDINATOR_SECRET="s3cr3t-value",
-    )
-    return env
-
-
 def run_mixed(
     tmp_path: Path, agents_bin: Path, *extra: str, name: str = "p"
 ) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
@@ -143,12 +126,6 @@ def outputs(done: subprocess.CompletedProcess[str]) -> dict[str, tuple[str, str]
 def ledger_steps(home: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(home / ".local" / "state" / "llm-mux" / "runs.db") as db:
         return db.execute("SELECT name, status FROM steps ORDER BY position").fetchall()
-
-
-def placements(home: Path) -> list[tuple[str, int | None, str | None, str]]:
-    with sqlite3.connect(home / ".local" / "state" / "llm-mux" / "runs.db") as db:
-        rows = db.execute("SELECT step, item, backend, worker FROM placements ORDER BY id")
-        return rows.fetchall()
 
 
 @pytest.mark.parametrize("project_mode", ["snapshot", "shared"])

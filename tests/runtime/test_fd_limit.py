@@ -7,11 +7,10 @@ files" (an internal error); now children beyond `process.child_slots()` queue.
 from __future__ import annotations
 
 import json
-import os
 import resource
-import subprocess
-import sys
 from pathlib import Path
+
+from support.subprocesses import isolated_env, mux
 
 from llm_mux.process import child_slots
 
@@ -27,16 +26,10 @@ def test_400_independent_steps_under_a_low_descriptor_limit_all_run(tmp_path: Pa
         for i in range(400)
     )
     (tmp_path / "wf.toml").write_text(steps)
-    env = dict(os.environ, HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / "state"))
-    done = subprocess.run(
-        [sys.executable, "-m", "llm_mux", "--output", "json", "run", "wf.toml"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=_limit_descriptors,
-    )
+    done = mux(
+        "--output", "json", "run", "wf.toml",
+        cwd=tmp_path, env=isolated_env(tmp_path), timeout=300, preexec_fn=_limit_descriptors,
+    )  # fmt: skip
     assert "internal error" not in done.stderr and "Too many open files" not in done.stderr
     document = json.loads(done.stdout)
     assert document["success"] is True

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from support.strays import reap_strays
+from support.subprocesses import alive
 
 from llm_mux import reaper
 from llm_mux.process import ProcessTimeout, run_process
@@ -34,14 +35,6 @@ def escaping(pidfile: Path, then: str) -> list[str]:
     wait = f"while [ ! -s {pidfile} ]; do sleep 0.01; done"
     script = f"setsid sh -c '{grandchild}' >/dev/null 2>&1 & {wait}; {then}"
     return ["sh", "-c", script]
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def gone_within(pid: int, seconds: float) -> bool:

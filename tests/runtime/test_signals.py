@@ -6,11 +6,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from support.subprocesses import alive, isolated_env, mux, start_mux
 
 WORKFLOW = """
 [[steps]]
@@ -26,19 +26,7 @@ run = "echo {{ steps.slow.output }}"
 
 def start(tmp_path: Path) -> subprocess.Popen[str]:
     (tmp_path / "wf.toml").write_text(WORKFLOW)
-    command = [
-        sys.executable,
-        "-c",
-        "from llm_mux.cli import main; main()",
-        "--output",
-        "json",
-        "run",
-        "wf.toml",
-    ]
-    env = dict(os.environ, HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / "state"))
-    return subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    return start_mux("--output", "json", "run", "wf.toml", cwd=tmp_path, env=isolated_env(tmp_path))
 
 
 def wait_for(path: Path, seconds: float = 10.0) -> None:
@@ -46,14 +34,6 @@ def wait_for(path: Path, seconds: float = 10.0) -> None:
     while not path.exists() or not path.read_text().strip():
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
@@ -108,11 +88,7 @@ def test_a_second_interrupt_kills_what_ignores_sigterm_and_records_cancelled(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "wf.toml").write_text(STUBBORN)
-    command = [sys.executable, "-c", "from llm_mux.cli import main; main()", "run", "wf.toml"]
-    env = dict(os.environ, HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / "state"))
-    process = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    process = start_mux("run", "wf.toml", cwd=tmp_path, env=isolated_env(tmp_path))
     wait_for(tmp_path / "child.pid")
     child = int((tmp_path / "child.pid").read_text())
     process.send_signal(signal.SIGINT)
@@ -135,10 +111,7 @@ def test_a_signal_before_the_run_exits_quietly(tmp_path: Path, number: int, code
         for i in range(20000)
     )
     (tmp_path / "wf.toml").write_text(steps)
-    command = [sys.executable, "-m", "llm_mux", "validate", "wf.toml"]
-    process = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process = start_mux("validate", "wf.toml", cwd=tmp_path)
     time.sleep(1.0)  # past the interpreter's start-up, inside llm-mux
     assert process.poll() is None, "validate finished before the signal"
     process.send_signal(number)
@@ -154,14 +127,8 @@ def test_a_run_killed_with_sigkill_is_marked_interrupted_on_start_up(tmp_path: P
     process.kill()  # no handler, no last words
     process.communicate(timeout=15)
     assert [s for s, _ in ledger_status(tmp_path)] == ["running"]
-    env = dict(os.environ, HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path / "state"))
-    listed = subprocess.run(
-        [sys.executable, "-m", "llm_mux", "--output", "json", "runs", "list"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
+    listed = mux(
+        "--output", "json", "runs", "list", cwd=tmp_path, env=isolated_env(tmp_path), timeout=30
     )
     (status, error), *_ = ledger_status(tmp_path)
     assert status == "interrupted", listed.stderr
