@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -101,6 +102,70 @@ def test_a_second_interrupt_kills_what_ignores_sigterm_and_records_cancelled(
         time.sleep(0.05)
     assert not alive(child), "a child that ignores SIGTERM survived the second Ctrl-C"
     assert [status for status, _ in ledger_status(tmp_path)] == ["cancelled"]
+
+
+def test_a_second_interrupt_during_the_cancel_kills_what_ignores_sigterm(tmp_path: Path) -> None:
+    """The second Ctrl-C sent once the first is being handled (its line printed), while
+    the cancel waits for a child that ignores SIGTERM: that child is killed, the run is
+    recorded `cancelled`, not left `running`."""
+    (tmp_path / "wf.toml").write_text(STUBBORN)
+    process = start_mux("run", "wf.toml", cwd=tmp_path, env=isolated_env(tmp_path))
+    wait_for(tmp_path / "child.pid")
+    child = int((tmp_path / "child.pid").read_text())
+    process.send_signal(signal.SIGINT)
+    assert process.stderr is not None
+    seen = ""
+    while "cancelling the run" not in seen:
+        line = process.stderr.readline()
+        assert line, f"the run ended without saying it was cancelling: {seen}"
+        seen += line
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=15)
+    assert process.returncode == 130
+    assert "Traceback" not in seen + err
+    deadline = time.monotonic() + 5
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(child), "a child that ignores SIGTERM survived the second Ctrl-C"
+    assert [status for status, _ in ledger_status(tmp_path)] == ["cancelled"]
+
+
+# Runs llm-mux as `python -m llm_mux` does, with a signal sent to itself the moment it
+# starts importing its command line: the first milliseconds of a run.
+SIGNAL_WHILE_IMPORTING = """
+import importlib.abc, os, runpy, signal, sys
+
+NUMBER = int(sys.argv[1])
+
+class Signal(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "llm_mux.cli":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), NUMBER)
+        return None
+
+sys.meta_path.insert(0, Signal())
+sys.argv = ["llm-mux", "validate", "wf.toml"]
+runpy.run_module("llm_mux", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize(("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_llm_mux_is_importing_exits_quietly(
+    tmp_path: Path, number: int, code: int
+) -> None:
+    (tmp_path / "wf.toml").write_text('[[steps]]\nname = "a"\ntype = "shell"\nrun = "true"\n')
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNAL_WHILE_IMPORTING, str(int(number))],
+        cwd=tmp_path,
+        env=isolated_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == code, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
+    assert done.stderr.strip() == "llm-mux: interrupted"
 
 
 @pytest.mark.parametrize(("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
