@@ -198,7 +198,7 @@ def run(
 ) -> int:
     """Run WORKFLOW with KEY=VALUE args (`llm-mux run WORKFLOW --help` lists them)."""
     from .budget import Limits
-    from .run import RunRequest, RunSettings, run_command, workflow_help
+    from .running.run import RunRequest, RunSettings, run_command, workflow_help
 
     if use_cache and no_cache:
         raise click.UsageError("--cache and --no-cache cannot be used together")

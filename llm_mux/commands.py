@@ -134,7 +134,7 @@ def plan_command(
 ) -> int:
     from llm_mux.compiler.render import render
 
-    from .arguments import bind_args, parse_assignments
+    from .running.arguments import bind_args, parse_assignments
 
     started = time.perf_counter()
     _import_compiler()
@@ -158,8 +158,8 @@ def _with_estimate(text: str, plan: Plan, given: Mapping[str, object], fmt: str)
     """The plan followed by what it may cost (text), or with an `estimate` key (JSON)."""
     import json
 
-    from .arguments import resolve_args
     from .budget.estimate import estimate, render_estimate
+    from .running.arguments import resolve_args
 
     env = environment()
     found = estimate(plan, resolve_args(plan.args, given, env), env)

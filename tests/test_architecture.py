@@ -63,7 +63,7 @@ def test_validate_imports_no_runtime_machinery(tmp_path: Path) -> None:
         "import sys\n"
         "from llm_mux.cli import main\n"
         "try:\n    main(['validate', 'examples/'])\nexcept SystemExit:\n    pass\n"
-        "heavy = ['networkx', 'httpx', 'rich', 'llm_mux.interpreter', 'llm_mux.backends',\n"
+        "heavy = ['networkx', 'httpx', 'rich', 'llm_mux.running.interpreter', 'llm_mux.backends',\n"
         "         'asyncio.base_events', 'sqlite3']\n"
         "print('LOADED:' + ','.join(m for m in heavy if m in sys.modules))\n"
     )

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from llm_mux.compiler.plan import BackendSpec, Plan, Query, StepPlan
 
-from ..rendering import RenderError, evaluate_expression, render
+from ..running.rendering import RenderError, evaluate_expression, render
 from .limits import money
 from .prices import usage_reported
 
@@ -123,8 +123,8 @@ def _scopes(
     """The context of each run of the step (one per for_each item), when they are known."""
     if step.for_each_expr is None:
         return [context], None
-    from ..context import item_context
-    from ..interpreter import for_each_items
+    from ..running.context import item_context
+    from ..running.interpreter import for_each_items
 
     try:
         items = for_each_items(evaluate_expression(step.for_each_expr, context, key="for_each"))

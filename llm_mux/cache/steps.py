@@ -23,7 +23,7 @@ from llm_mux.compiler.plan import Plan, StepPlan
 
 from ..database import DatabaseError
 from ..paths import Places
-from ..results import StepResult, result_from_record, result_record, taken_over
+from ..running.results import StepResult, result_from_record, result_record, taken_over
 from .key import cache_key, files_digest
 from .store import CacheStore, Entry, cache_path, now
 

@@ -30,8 +30,8 @@ from llm_mux.compiler.plan import Apply, Candidates, Route, StepPlan
 from ..backends import BackendOutcome
 from ..edits import Change, EditError, Transaction, parse_edits, plan_changes, render_diff
 from ..process import CommandNotFound, run_process
-from ..results import Outputs, StepResult
-from ..runtime import Runtime
+from ..running.results import Outputs, StepResult
+from ..running.runtime import Runtime
 from ..steps import failed
 from ..steps.apply import apply_inputs, attempt_json, call_fields, calls_json, files_json, summary
 from ..steps.attempts import Attempts, Reasker

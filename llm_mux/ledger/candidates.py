@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..results import StepResult
+from ..running.results import StepResult
 
 __all__ = ["candidate_rows", "diff_path"]
 

@@ -36,12 +36,12 @@ import msgspec
 
 from llm_mux.compiler.plan import Plan, StepPlan
 
-from ..context import RunInfo
 from ..executors import Placement
-from ..interpreter import RunOutcome
 from ..redact import Redactor
-from ..results import StepResult, Usage, result_record
-from ..runtime import Observer
+from ..running.context import RunInfo
+from ..running.interpreter import RunOutcome
+from ..running.results import StepResult, Usage, result_record
+from ..running.runtime import Observer
 from ..signals import last_words
 from .candidates import candidate_rows
 from .orphans import mark_orphaned, process_started, this_host

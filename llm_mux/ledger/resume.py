@@ -36,15 +36,15 @@ from llm_mux.compiler.plan import Plan, StepPlan
 from ..budget import Limits
 from ..commands import compile_plan, emit, places_for
 from ..config import environment
-from ..context import RunInfo, item_context, step_context
-from ..context_files import ContextFile, preamble, read_context_file
 from ..errors import UsageError
-from ..interpreter import for_each_items
 from ..options import GlobalOptions
 from ..redact import Redactor
-from ..rendering import RenderError, evaluate_expression, holds
-from ..results import StepResult, result_from_record, taken_over
-from ..run import Job, RunSettings, execute_plan, parse_inputs, resolve_args, template_base
+from ..running.context import RunInfo, item_context, step_context
+from ..running.context_files import ContextFile, preamble, read_context_file
+from ..running.interpreter import for_each_items
+from ..running.rendering import RenderError, evaluate_expression, holds
+from ..running.results import StepResult, result_from_record, taken_over
+from ..running.run import Job, RunSettings, execute_plan, parse_inputs, resolve_args, template_base
 from ..steps import step_inputs
 from .reads import Row, chain_spent, load_run
 from .schema import OUTPUT_LIMIT, ledger_path

@@ -17,9 +17,9 @@ from typing import assert_never
 
 from llm_mux.compiler.plan import Apply, Input, Query, Shell, StepPlan, Store
 
-from ..rendering import render
-from ..results import StepResult
-from ..runtime import Runtime
+from ..running.rendering import render
+from ..running.results import StepResult
+from ..running.runtime import Runtime
 
 __all__ = ["execute_action", "failed", "step_inputs"]
 

@@ -30,9 +30,9 @@ from llm_mux.compiler.plan import Apply, StepPlan
 
 from ..backends import BackendOutcome
 from ..edits import Change, EditError, parse_edits, plan_changes, render_diff
-from ..rendering import render
-from ..results import StepResult, StepsView
-from ..runtime import Runtime
+from ..running.rendering import render
+from ..running.results import StepResult, StepsView
+from ..running.runtime import Runtime
 from . import failed
 from .attempts import Attempts, Reasker, Tried
 from .query import _call, _cost, _usage

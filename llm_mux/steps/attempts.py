@@ -23,9 +23,9 @@ from llm_mux.compiler.plan import Apply, Query, Route, StepPlan
 from ..backends import BackendOutcome, Request
 from ..edits import Change, EditError, Transaction, parse_edits, plan_changes
 from ..process import TOO_LONG_HINT, CommandNotFound, CommandTooLong, run_process
-from ..rendering import render
-from ..results import StepResult
-from ..runtime import Runtime
+from ..running.rendering import render
+from ..running.results import StepResult
+from ..running.runtime import Runtime
 
 __all__ = ["Attempts", "Reasker", "Tried", "default_retry_prompt", "run_verify", "source_query"]
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 from llm_mux.compiler.plan import Input, StepPlan
 
-from ..results import StepResult
-from ..runtime import Runtime
+from ..running.results import StepResult
+from ..running.runtime import Runtime
 from . import failed, step_inputs
 
 __all__ = ["run_input"]

@@ -20,9 +20,9 @@ from llm_mux.compiler.plan import BackendSpec, Query, StepPlan
 from ..backends import BackendOutcome, Check, Request, RouteResult
 from ..budget.prices import attempt_cost
 from ..jsontext import extract_json
-from ..rendering import render
-from ..results import Outputs, StepResult, Usage, add_usage
-from ..runtime import Runtime
+from ..running.rendering import render
+from ..running.results import Outputs, StepResult, Usage, add_usage
+from ..running.runtime import Runtime
 from . import failed
 
 __all__ = ["call_cost", "query_inputs", "run_query", "schema_check"]

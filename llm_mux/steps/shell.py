@@ -14,8 +14,8 @@ from llm_mux.compiler.plan import Shell, StepPlan
 
 from ..executors import Work
 from ..process import TOO_LONG_HINT, CommandNotFound, CommandTooLong
-from ..results import StepResult
-from ..runtime import Runtime
+from ..running.results import StepResult
+from ..running.runtime import Runtime
 from . import failed, step_inputs
 
 __all__ = ["run_shell", "stderr_tail"]

@@ -24,8 +24,8 @@ from ..database import DatabaseError
 from ..ecosystems import EcosystemView
 from ..memory import Batch, NoDocument, Stored, memory_path, parse_batch, store_batch
 from ..paths import find_places
-from ..results import StepResult
-from ..runtime import Runtime
+from ..running.results import StepResult
+from ..running.runtime import Runtime
 from . import failed, step_inputs
 
 __all__ = ["run_store"]

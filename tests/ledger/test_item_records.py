@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from llm_mux.ledger.recorder import _record_json
 from llm_mux.redact import Redactor
-from llm_mux.results import ItemDetails, StepResult, Usage, result_from_record, result_record
+from llm_mux.running.results import (
+    ItemDetails,
+    StepResult,
+    Usage,
+    result_from_record,
+    result_record,
+)
 
 NO_SECRETS = Redactor({})
 texts = st.text(max_size=8)

@@ -25,7 +25,7 @@ from llm_mux.compiler.pipeline import check_workflow, load_config
 from llm_mux.compiler.plan import BackendSpec
 from llm_mux.compiler.source import SourceFile
 from llm_mux.compiler.templates import TemplateSyntax, analyze_template
-from llm_mux.rendering import RenderError, render
+from llm_mux.running.rendering import RenderError, render
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples" / "workflows").glob("*.toml")) + sorted(

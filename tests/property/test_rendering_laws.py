@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llm_mux.compiler.templates import make_environment
-from llm_mux.rendering import render
+from llm_mux.running.rendering import render
 
 # Texts made of the characters Jinja's syntax is built from, and any others.
 texts = st.text(alphabet=st.sampled_from("{}%#-+ \n\r\tab'\"\\$") | st.characters(), max_size=40)

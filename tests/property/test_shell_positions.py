@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from llm_mux.rendering import RenderError, render
+from llm_mux.running.rendering import RenderError, render
 
 EXAMPLES = int(os.environ.get("LLM_MUX_SHELL_EXAMPLES", "25"))
 CANARY = "PWNED"

@@ -22,8 +22,8 @@ from support.trees import TreeState, git_project
 
 from llm_mux.backends import BackendPool
 from llm_mux.compiler.plan import Apply, Plan, Shell, StepPlan, WorkflowInfo
-from llm_mux.results import StepResult, StepsView
-from llm_mux.runtime import Runtime
+from llm_mux.running.results import StepResult, StepsView
+from llm_mux.running.runtime import Runtime
 from llm_mux.steps.apply import run_apply
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef double(x):\n    return x * 2\n"

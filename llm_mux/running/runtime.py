@@ -1,6 +1,6 @@
 """What a running workflow shares: the services steps use and the observer.
 
-Input: assembled by `llm_mux.run` for one run. Output: a `Runtime` handed to
+Input: assembled by `llm_mux.running.run` for one run. Output: a `Runtime` handed to
 the interpreter and to every step executor — the project root, the
 environment, the backend pool, `--input` answers, whether a person is at the
 terminal, the observer that shows progress (and records the run), the
@@ -20,10 +20,10 @@ from llm_mux.compiler.plan import Plan, StepPlan
 from .results import StepResult
 
 if TYPE_CHECKING:
-    from .backends.pool import BackendPool
-    from .budget.meter import Budget
-    from .cache import StepCache
-    from .executors import Executor
+    from ..backends.pool import BackendPool
+    from ..budget.meter import Budget
+    from ..cache import StepCache
+    from ..executors import Executor
 
 __all__ = ["NullObserver", "Observer", "Reuse", "Runtime"]
 
@@ -98,7 +98,7 @@ class Runtime:
     def processes(self) -> Executor:
         """The executor that runs shell steps' commands (local unless a cluster is used)."""
         if self.executor is None:
-            from .executors import LocalExecutor
+            from ..executors import LocalExecutor
 
             self.executor = LocalExecutor(self.root, self.env)
         return self.executor

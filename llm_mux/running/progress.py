@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from llm_mux.compiler.plan import Query, StepPlan
 
+from ..tables import format_cost
 from .results import StepResult
-from .tables import format_cost
 
 if TYPE_CHECKING:
     from rich.progress import ProgressColumn, Task

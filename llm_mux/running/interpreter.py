@@ -24,13 +24,13 @@ from typing import Literal
 from llm_mux.compiler.expr import Expr
 from llm_mux.compiler.plan import Plan, StepPlan
 
+from ..executors import Label, labelled
+from ..jsontext import json_array, json_value
+from ..steps import execute_action, step_inputs
 from .context import item_context, step_context
-from .executors import Label, labelled
-from .jsontext import json_array, json_value
 from .rendering import RenderError, evaluate_expression, holds
 from .results import ItemDetails, Status, StepResult, Usage, add_usage
 from .runtime import Runtime
-from .steps import execute_action, step_inputs
 
 __all__ = ["Interpreter", "RunOutcome", "RunStatus"]
 

@@ -24,31 +24,31 @@ import click
 from llm_mux.compiler.plan import Plan, Query, StepPlan
 from llm_mux.compiler.render import to_text
 
-from . import collector
+from .. import collector
+from ..budget import Limits
+from ..commands import Compiled, compile_plan, emit, places_for
+from ..config import environment
+from ..ecosystems import EcosystemView, detect_ecosystem
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
+from ..executors.choose import open_executor
+from ..executors.settings import ExecutorSettings, executor_settings
+from ..ledger import RunMeta, RunRecorder, finish_run, recording
+from ..memory import with_memory
+from ..options import GlobalOptions
+from ..paths import Places
+from ..redact import Redactor
+from ..signals import run_until_interrupted
+from ..trust import TrustStore, ensure_trusted
 from .arguments import bind_args, describe_args, parse_assignments, resolve_args
-from .budget import Limits
-from .commands import Compiled, compile_plan, emit, places_for
-from .config import environment
 from .context import RunInfo, base_context
 from .context_files import ContextFile, preamble, read_context_files
-from .ecosystems import EcosystemView, detect_ecosystem
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
-from .executors.choose import open_executor
-from .executors.settings import ExecutorSettings, executor_settings
 from .interpreter import Interpreter, RunOutcome
-from .ledger import RunMeta, RunRecorder, finish_run, recording
-from .memory import with_memory
-from .options import GlobalOptions
-from .paths import Places
 from .progress import make_progress, summary_line
-from .redact import Redactor
 from .runtime import NullObserver, Observer, Reuse, Runtime
-from .signals import run_until_interrupted
-from .trust import TrustStore, ensure_trusted
 
 if TYPE_CHECKING:
-    from .budget.meter import Budget
-    from .cache import CacheMode, StepCache
+    from ..budget.meter import Budget
+    from ..cache import CacheMode, StepCache
 
 __all__ = [
     "Job",
@@ -226,7 +226,7 @@ def _step_cache(
         return None
     if settings.cache_mode == "default" and not any(step.cache for step in job.plan.steps):
         return None
-    from .cache import StepCache
+    from ..cache import StepCache
 
     return StepCache(
         job.places,
@@ -261,14 +261,14 @@ def make_budget(plan: Plan, settings: RunSettings) -> Budget | None:
     stepwise = any(s.max_cost is not None or s.max_tokens is not None for s in plan.steps)
     if not limits.any and not stepwise:
         return None
-    from .budget.meter import Budget
+    from ..budget.meter import Budget
 
     cost, tokens = settings.carried
     return Budget(limits, carried_cost=cost, carried_tokens=tokens)
 
 
 async def _execute(launch: Launch, recorder: RunRecorder) -> RunOutcome:
-    from .backends import BackendPool
+    from ..backends import BackendPool
 
     plan, env, settings, cache = launch.job.plan, launch.job.env, launch.settings, launch.cache
     root = launch.job.places.project_root
@@ -411,7 +411,7 @@ def run_document(outcome: RunOutcome, job: Job, run: RunInfo) -> dict[str, objec
 
 def dry_run_text(plan: Plan, args: Mapping[str, object], env: Mapping[str, str]) -> str:
     """The plan and what it may cost (`budget.estimate`)."""
-    from .budget.estimate import estimate, render_estimate
+    from ..budget.estimate import estimate, render_estimate
 
     found = render_estimate(estimate(plan, args, env))
     lines = [to_text(plan).rstrip(), "", found.rstrip(), "", "dry run: nothing was executed"]

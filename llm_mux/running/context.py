@@ -18,7 +18,7 @@ from jinja2 import StrictUndefined
 
 from llm_mux.compiler.plan import Plan, TeamInfo
 
-from .ecosystems import EcosystemView
+from ..ecosystems import EcosystemView
 from .results import StepResult, StepsView
 
 __all__ = ["LoopInfo", "RunInfo", "TeamView", "base_context", "item_context", "step_context"]

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from llm_mux.compiler.diagnostics import did_you_mean
 from llm_mux.compiler.plan import ArgSpec
 
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["bind_args", "describe_args", "parse_assignments", "resolve_args"]
 
