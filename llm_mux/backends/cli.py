@@ -11,11 +11,11 @@ reads anything after `--` as an option or subcommand; `end_of_options = false` d
 it for a tool that does not accept it); with `"flag"` the single argument
 `PROMPT_FLAG=PROMPT` (`--prompt=-v` is the value `-v`); with `"stdin"` the prompt is
 written to the process's stdin instead. With `[defaults] command_wrapper` the argv
-runs inside the wrapper (`llm_mux.process.wrapped`), and the wrapper must be on PATH
+runs inside the wrapper (`llm_mux.processes.process.wrapped`), and the wrapper must be on PATH
 rather than the command. The backend's `env` table is
 added to the inherited environment. The process runs in the project root, in
 its own process group, killed whole when the attempt times out or is cancelled
-(`llm_mux.process`), or when its standard output goes past `max_response_bytes`
+(`llm_mux.processes.process`), or when its standard output goes past `max_response_bytes`
 (16 MiB by default: at most that much is ever held, and the call fails naming the
 key). CLIs have no system-prompt slot, so a system prompt (the step's, else the
 backend's `system`) is prepended to the prompt text, followed by a blank line.
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from llm_mux.compiler.plan import BackendSpec
 from llm_mux.executors import Executor, LocalExecutor, Work
-from llm_mux.process import CommandNotFound, OutputTooLarge, ProcessResult, ProcessTimeout
+from llm_mux.processes.process import CommandNotFound, OutputTooLarge, ProcessResult, ProcessTimeout
 from llm_mux.redact import Redactor
 
 from .cli_output import failure_reason, read_output

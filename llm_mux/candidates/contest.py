@@ -29,7 +29,7 @@ from llm_mux.compiler.plan import Apply, Candidates, Route, StepPlan
 
 from ..backends import BackendOutcome
 from ..edits import Change, EditError, Transaction, parse_edits, plan_changes, render_diff
-from ..process import CommandNotFound, run_process
+from ..processes.process import CommandNotFound, run_process
 from ..running.results import Outputs, StepResult
 from ..running.runtime import Runtime
 from ..steps import failed

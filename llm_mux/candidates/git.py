@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..process import CommandNotFound, run_process
+from ..processes.process import CommandNotFound, run_process
 
 __all__ = [
     "GitError",

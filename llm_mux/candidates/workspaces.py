@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..process import run_process
+from ..processes.process import run_process
 from .git import GitError, add_worktree, prune_worktrees, snapshot, toplevel, unlock_missing
 
 __all__ = ["PREFIX", "WorkspaceError", "Workspaces", "remove_stale"]

@@ -33,7 +33,7 @@ import msgspec
 from llm_mux.compiler.plan import BackendSpec
 
 from ..errors import MuxError
-from ..process import (
+from ..processes.process import (
     CommandNotFound,
     CommandTooLong,
     OutputTooLarge,

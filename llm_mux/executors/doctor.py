@@ -17,7 +17,7 @@ from llm_mux.compiler.plan import BackendSpec
 
 from ..doctor import Check
 from ..errors import MuxError
-from ..signals import run_until_interrupted
+from ..processes.signals import run_until_interrupted
 from .placement import BackendPlacement, WorkerInfo, workers_of
 from .settings import ExecutorSettings
 

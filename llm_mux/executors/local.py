@@ -1,7 +1,7 @@
 """The local executor: each `Work` runs as a child of this process (the default).
 
 Input: `Work`, the project root and the run's environment. Output: the
-`ProcessResult` of `llm_mux.process.run_process`, with every guarantee it gives
+`ProcessResult` of `llm_mux.processes.process.run_process`, with every guarantee it gives
 (own process group, killed whole on timeout and cancel, stdin closed).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..process import ProcessResult, run_process
+from ..processes.process import ProcessResult, run_process
 from .work import Work
 
 __all__ = ["LocalExecutor"]

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import msgspec
 
-from ..process import ProcessResult
+from ..processes.process import ProcessResult
 
 __all__ = ["Executor", "Label", "Placement", "Work", "labelled", "work_label"]
 
@@ -71,7 +71,7 @@ class Executor(Protocol):
 
     async def run(self, work: Work) -> ProcessResult:
         """Run `work` to completion; raises CommandNotFound, ProcessTimeout, OutputTooLarge,
-        OSError or CancelledError as `llm_mux.process.run_process` does."""
+        OSError or CancelledError as `llm_mux.processes.process.run_process` does."""
         ...
 
 

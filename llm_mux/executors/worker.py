@@ -5,7 +5,7 @@ snapshot, the tar itself (a Dask dependency, so it reaches each worker once).
 Output: an encoded `Outcome` — never an exception, so nothing about the work
 (its argv, its environment) lands in a worker's or the scheduler's logs.
 
-The process runs through `llm_mux.process.run_process`, with every guarantee
+The process runs through `llm_mux.processes.process.run_process`, with every guarantee
 it has locally: own process group, killed whole on timeout and cancel, stdin
 closed. `cancel_keys` (sent with `Client.run` when the coordinator is
 interrupted) cancels the run's tasks on this worker, which kills their
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import msgspec
 
-from ..process import (
+from ..processes.process import (
     CommandNotFound,
     CommandTooLong,
     OutputTooLarge,

@@ -37,12 +37,12 @@ import msgspec
 from llm_mux.compiler.plan import Plan, StepPlan
 
 from ..executors import Placement
+from ..processes.signals import last_words
 from ..redact import Redactor
 from ..running.context import RunInfo
 from ..running.interpreter import RunOutcome
 from ..running.results import StepResult, Usage, result_record
 from ..running.runtime import Observer
-from ..signals import last_words
 from .candidates import candidate_rows
 from .orphans import mark_orphaned, process_started, this_host
 from .schema import OUTPUT_LIMIT, ledger_path

@@ -36,8 +36,8 @@ from ..ledger import RunMeta, RunRecorder, finish_run, recording
 from ..memory import with_memory
 from ..options import GlobalOptions
 from ..paths import Places
+from ..processes.signals import run_until_interrupted
 from ..redact import Redactor
-from ..signals import run_until_interrupted
 from ..trust import TrustStore, ensure_trusted
 from .arguments import bind_args, describe_args, parse_assignments, resolve_args
 from .context import RunInfo, base_context

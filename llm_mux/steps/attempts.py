@@ -22,7 +22,7 @@ from llm_mux.compiler.plan import Apply, Query, Route, StepPlan
 
 from ..backends import BackendOutcome, Request
 from ..edits import Change, EditError, Transaction, parse_edits, plan_changes
-from ..process import TOO_LONG_HINT, CommandNotFound, CommandTooLong, run_process
+from ..processes.process import TOO_LONG_HINT, CommandNotFound, CommandTooLong, run_process
 from ..running.rendering import render
 from ..running.results import StepResult
 from ..running.runtime import Runtime

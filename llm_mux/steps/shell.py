@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from llm_mux.compiler.plan import Shell, StepPlan
 
 from ..executors import Work
-from ..process import TOO_LONG_HINT, CommandNotFound, CommandTooLong
+from ..processes.process import TOO_LONG_HINT, CommandNotFound, CommandTooLong
 from ..running.results import StepResult
 from ..running.runtime import Runtime
 from . import failed, step_inputs

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from support.subprocesses import alive, isolated_env, mux
 
-from llm_mux.process import child_slots
+from llm_mux.processes.process import child_slots
 
 FULL = os.environ.get("LLM_MUX_FULL_20000") == "1"
 

@@ -17,7 +17,7 @@ import pytest
 from support.backends import cli_spec, environ, run, write_script
 
 from llm_mux.backends import BackendError, CliTransport, Request
-from llm_mux.process import OutputTooLarge, run_process
+from llm_mux.processes.process import OutputTooLarge, run_process
 
 FIFTY_MB = "head -c 50000000 /dev/zero | tr '\\0' x"
 LIMIT = 1024 * 1024

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from support.strays import reap_strays
 
-from llm_mux import spawn
-from llm_mux.process import ProcessTimeout, run_process
+from llm_mux.processes import spawn
+from llm_mux.processes.process import ProcessTimeout, run_process
 
 
 @pytest.fixture(params=["pidfd", "transport"])

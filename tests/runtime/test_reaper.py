@@ -17,8 +17,8 @@ import pytest
 from support.strays import reap_strays
 from support.subprocesses import alive
 
-from llm_mux import reaper
-from llm_mux.process import ProcessTimeout, run_process
+from llm_mux.processes import reaper
+from llm_mux.processes.process import ProcessTimeout, run_process
 
 pytestmark = pytest.mark.skipif(
     not reaper.enabled() or shutil.which("setsid") is None, reason="needs Linux and setsid"

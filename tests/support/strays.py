@@ -1,7 +1,7 @@
 """Children of the test process that earlier tests left behind, out of the way.
 
 Once a test runs llm-mux in-process, the test process is a child subreaper
-(`llm_mux.reaper`): from then on an orphan of any earlier test's subprocess (a
+(`llm_mux.processes.reaper`): from then on an orphan of any earlier test's subprocess (a
 background child of git, pre-commit or a killed `llm-mux`) is re-parented to it
 and, as nobody waits for it, stays a zombie. Tests that count this process's
 children start from a clean slate: `reap_strays()` reaps those zombies and

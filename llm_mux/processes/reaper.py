@@ -1,6 +1,6 @@
 """No descendant survives: finding and killing every process a child started.
 
-Input: the pid of a child started by `llm_mux.process` and the tag its environment
+Input: the pid of a child started by `llm_mux.processes.process` and the tag its environment
 carried. Output: nothing; its descendants are gone. Killing a child's process group
 misses what moved to a session of its own (Claude Code runs its Bash tool's commands
 with `setsid`), and those are left running under PID 1. On Linux this module:
@@ -15,7 +15,7 @@ with `setsid`), and those are left running under PID 1. On Linux this module:
 
 Elsewhere (no prctl, no pidfds: children are then watched by asyncio, whose reaping
 this would disturb) every function is a no-op and the process group kill
-in `llm_mux.process` is all there is. Cost for a child that leaves nothing behind: one
+in `llm_mux.processes.process` is all there is. Cost for a child that leaves nothing behind: one
 read of `/proc/self/task/<pid>/children` after it exits.
 """
 

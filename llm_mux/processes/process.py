@@ -4,7 +4,7 @@ Input: an argv, a working directory, extra environment, optional stdin bytes
 and a timeout. Output: a `ProcessResult` (exit code, stdout, end of stderr).
 Used by CLI backends, shell steps and verify commands. A timeout or a
 cancellation kills the *process group*, so `sh -c 'sleep 100 & wait'` leaves
-nothing behind, and `llm_mux.reaper` ends descendants that left the group too.
+nothing behind, and `llm_mux.processes.reaper` ends descendants that left the group too.
 Output that is not UTF-8 is decoded with replacement.
 
 Memory: stdout is collected in one bytearray and its trailing newlines are cut

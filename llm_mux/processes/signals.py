@@ -17,8 +17,8 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator
 from typing import TypeVar
 
+from ..errors import EXIT_INTERRUPTED
 from . import reaper
-from .errors import EXIT_INTERRUPTED
 from .spawn import pidfds_work
 
 __all__ = ["last_words", "run_until_interrupted"]
