@@ -7,8 +7,10 @@ once, used to end in "Too many open files" (an internal error); now children bey
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import random
 import resource
 import signal
 import subprocess
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 from support.subprocesses import alive, isolated_env, mux
 
-from llm_mux.processes.process import child_slots
+from llm_mux.processes.process import Gate, child_slots
 
 FULL = os.environ.get("LLM_MUX_FULL_20000") == "1"
 
@@ -122,3 +124,76 @@ def test_the_slots_follow_the_descriptor_limit() -> None:
         assert 1 <= child_slots() <= (256 - 128) // 6
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# -- the gate itself ------------------------------------------------------------------------
+def test_the_gate_admits_at_most_its_size_in_arrival_order() -> None:
+    async def scenario() -> tuple[list[int], int]:
+        gate, entered, inside, most = Gate(3), [], [0], [0]
+
+        async def holder(n: int) -> None:
+            async with gate:
+                entered.append(n)
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+                await asyncio.sleep(0)
+                inside[0] -= 1
+
+        await asyncio.gather(*(holder(n) for n in range(50)))
+        return entered, most[0]
+
+    entered, most = asyncio.run(scenario())
+    assert entered == list(range(50)) and most == 3
+
+
+def test_cancelling_20_000_waiters_in_any_order_leaves_the_gate_whole() -> None:
+    """What a Ctrl-C does to 20,000 steps waiting for a child slot: each waiter leaves
+    the gate's dict (constant work), none is handed a slot, the one holder's slot frees."""
+
+    async def scenario() -> Gate:
+        gate = Gate(1)
+        held = asyncio.Event()
+
+        async def hold() -> None:
+            async with gate:
+                held.set()
+                await asyncio.sleep(3600)
+
+        async def wait() -> None:
+            async with gate:
+                raise AssertionError("a waiter got the slot")
+
+        holder = asyncio.create_task(hold())
+        await held.wait()
+        waiters = [asyncio.create_task(wait()) for _ in range(20_000)]
+        await asyncio.sleep(0)
+        assert len(gate.waiting) == 20_000
+        for task in random.Random(1).sample(waiters, len(waiters)):
+            task.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+        assert gate.waiting == {} and gate.free == 0
+        holder.cancel()
+        await asyncio.gather(holder, return_exceptions=True)
+        return gate
+
+    assert asyncio.run(scenario()).free == 1
+
+
+def test_a_slot_handed_to_a_waiter_cancelled_at_once_passes_on() -> None:
+    async def scenario() -> list[str]:
+        gate, got = Gate(1), []
+
+        async def use(name: str) -> None:
+            async with gate:
+                got.append(name)
+
+        await gate.__aenter__()
+        second = asyncio.create_task(use("second"))
+        third = asyncio.create_task(use("third"))
+        await asyncio.sleep(0)  # both wait
+        await gate.__aexit__()  # hands the slot to `second` without yielding …
+        second.cancel()  # … which is cancelled before it could take it
+        await asyncio.gather(second, third, return_exceptions=True)
+        return got
+
+    assert asyncio.run(scenario()) == ["third"]
