@@ -239,9 +239,7 @@ def test_a_backends_timeout_kills_its_process_on_the_worker(
         f'[backends.slow]\ncommand = "sh"\nargs = ["-c", "echo $$ >> {pids}; exec sleep 120"]\n'
         'timeout = "1s"\nmax_retries = 0\n'
     )
-    workflow = '[[steps]]\nname = "ask"\ntype = "query"\nbackend = "slow"\nprompt = "hi"\n'
-    root = project(tmp_path / "p", config, workflow)
-    done = run_workflow(root, tmp_path / "home", agents_bin, "--executor", cluster.executor)
+    done = ask_on_the_cluster(tmp_path, agents_bin, cluster, "slow", config)
     assert done.returncode == 1
     assert "timed out after 1s" in done.stderr
     assert gone(int(wait_for_lines(pids, 1)[0]), timeout=2.0)
@@ -273,10 +271,17 @@ def test_a_cli_backend_over_max_response_bytes_on_a_worker_is_the_same_error(
         'args = ["-c", "head -c 50000000 /dev/zero | tr \'\\\\\\\\0\' x"]\n'
         "max_retries = 0\nmax_response_bytes = 1000000\n"
     )
-    workflow = '[[steps]]\nname = "ask"\ntype = "query"\nbackend = "flood"\nprompt = "hi"\n'
-    root = project(tmp_path / "o", config, workflow)
-    done = run_workflow(root, tmp_path / "home", agents_bin, "--executor", cluster.executor)
+    done = ask_on_the_cluster(tmp_path, agents_bin, cluster, "flood", config)
     assert done.returncode == 1
     assert "the output is larger than max_response_bytes (1,000,000 bytes)" in done.stderr
     assert "raise backends.flood.max_response_bytes if it is expected" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def ask_on_the_cluster(
+    tmp_path: Path, agents_bin: Path, cluster: Cluster, backend: str, config: str
+) -> subprocess.CompletedProcess[str]:
+    """A one-step workflow asking `backend` (defined by `config`), run on the cluster."""
+    workflow = f'[[steps]]\nname = "ask"\ntype = "query"\nbackend = "{backend}"\nprompt = "hi"\n'
+    root = project(tmp_path / "p", config, workflow)
+    return run_workflow(root, tmp_path / "home", agents_bin, "--executor", cluster.executor)
