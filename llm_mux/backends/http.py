@@ -20,6 +20,7 @@ import asyncio
 import dataclasses
 import email.utils
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -229,7 +230,7 @@ class _HttpTransport:
         return Completion(
             text=text,
             usage=usage,
-            model=model if isinstance(model, str) else None,
+            model=sys.intern(model) if isinstance(model, str) else None,  # one copy per run
             cost=_reported_cost(response.headers),
         )
 

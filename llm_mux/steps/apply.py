@@ -197,7 +197,7 @@ def verified_line(verify: str | None, tried: Tried) -> str:
 
 
 def calls_json(calls: Sequence[BackendOutcome], runtime: Runtime) -> list[dict[str, object]]:
-    return [_call(outcome, runtime.plan.backends.get(outcome.backend)) for outcome in calls]
+    return [_call(o, runtime.plan.backends.get(o.backend)).to_json() for o in calls]
 
 
 def call_fields(

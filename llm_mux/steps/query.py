@@ -24,6 +24,7 @@ from ..running.rendering import render
 from ..running.results import Outputs, StepResult, Usage, add_usage
 from ..running.runtime import Runtime
 from . import failed
+from .calls import Call, QueryDetails
 
 __all__ = ["call_cost", "query_inputs", "run_query", "schema_check"]
 
@@ -79,8 +80,10 @@ def _result(
         "cost": _cost(routed.outcomes, specs),
         "inputs": inputs,
         "json": _json(texts, action, parallel),
-        "details": {"calls": [_call(o, specs.get(o.backend)) for o in routed.outcomes]},
+        "details": QueryDetails(tuple(_call(o, specs.get(o.backend)) for o in routed.outcomes)),
     }
+    if not errors:
+        del fields["errors"]  # the shared empty mapping, not 64 bytes per item
     if not routed.ok:
         return failed(step, routed.error or "no backend answered", **fields)
     return StepResult(step.name, step.type, "succeeded", **fields)  # type: ignore[arg-type]
@@ -137,19 +140,18 @@ def call_cost(outcome: BackendOutcome, spec: BackendSpec | None) -> float | None
     return total
 
 
-def _call(outcome: BackendOutcome, spec: BackendSpec | None) -> dict[str, object]:
+def _call(outcome: BackendOutcome, spec: BackendSpec | None) -> Call:
     """One backend's part in the step, as `--output json` and the run ledger record it."""
-    usage = _usage([outcome])
-    return {
-        "backend": outcome.backend,
-        "model": outcome.completion.model if outcome.completion else None,
-        "ok": outcome.completion is not None,
-        "error": outcome.error,
-        "attempts": len(outcome.attempts),
-        "duration_ms": outcome.duration_ms,
-        "usage": usage.to_json() if usage else None,
-        "cost": call_cost(outcome, spec),
-    }
+    return Call(
+        outcome.backend,
+        outcome.completion.model if outcome.completion else None,
+        outcome.completion is not None,
+        outcome.error,
+        len(outcome.attempts),
+        outcome.duration_ms,
+        _usage([outcome]),
+        call_cost(outcome, spec),
+    )
 
 
 # -- output_schema -------------------------------------------------------------------
