@@ -21,11 +21,12 @@ written, one warning goes to stderr and the run goes on unrecorded.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -123,7 +124,8 @@ class RunRecorder:
     ) -> None:
         output_file = self._save_output(step.name, result)
         row = self._step_row(step, result, output_file, finished)
-        calls = [self._call_row(step.name, call) for call in _calls(result)]
+        # Rows made as they are inserted: a for_each's 100,000 calls are never all in memory.
+        calls = (self._call_row(step.name, call) for call in _calls(result))
         candidates = self._candidate_rows(result)
 
         def write(connection: sqlite3.Connection) -> None:
@@ -392,14 +394,13 @@ def _cancelled_at_once(state_dir: Path, run_id: str) -> None:
 
 
 # -- helpers ----------------------------------------------------------------------
-def _calls(result: StepResult) -> list[Mapping[str, object]]:
+def _calls(result: StepResult) -> Iterator[Mapping[str, object]]:
     """Backend calls: the query step's own records, or each for_each item's."""
     if result.items is None:
-        return _own_calls(result)
-    calls: list[Mapping[str, object]] = []
+        yield from _own_calls(result)
+        return
     for index, item in enumerate(result.items):
-        calls.extend({**call, "item": index} for call in _own_calls(item))
-    return calls
+        yield from ({**call, "item": index} for call in _own_calls(item))
 
 
 def _own_calls(result: StepResult) -> list[Mapping[str, object]]:
@@ -457,13 +458,16 @@ def _insert(connection: sqlite3.Connection, table: str, row: Mapping[str, object
     connection.execute(f"INSERT INTO {table} ({columns}) VALUES ({holes})", tuple(row.values()))
 
 
-def _insert_many(connection: sqlite3.Connection, table: str, rows: list[_Row]) -> None:
+def _insert_many(connection: sqlite3.Connection, table: str, rows: Iterable[_Row]) -> None:
     """Rows of the same columns in one statement: a for_each's calls, a row per item."""
-    if rows:
-        columns = ", ".join(rows[0])
-        holes = ", ".join("?" for _ in rows[0])
+    remaining = iter(rows)
+    first = next(remaining, None)
+    if first is not None:
+        columns = ", ".join(first)
+        holes = ", ".join("?" for _ in first)
         statement = f"INSERT INTO {table} ({columns}) VALUES ({holes})"
-        connection.executemany(statement, (tuple(row.values()) for row in rows))
+        rows_in_order = itertools.chain((first,), remaining)
+        connection.executemany(statement, (tuple(row.values()) for row in rows_in_order))
 
 
 def _write_private(path: Path, text: str) -> None:
