@@ -74,7 +74,7 @@ def _result(
         "output": output,
         "outputs": Outputs(texts),
         "backend": texts[0][0] if texts else None,
-        "backends": tuple(name for name, _ in texts),
+        "backends": _shared(tuple(name for name, _ in texts)),
         "errors": errors,
         "usage": usage,
         "cost": _cost(routed.outcomes, specs),
@@ -87,6 +87,14 @@ def _result(
     if not routed.ok:
         return failed(step, routed.error or "no backend answered", **fields)
     return StepResult(step.name, step.type, "succeeded", **fields)  # type: ignore[arg-type]
+
+
+_NAME_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _shared(names: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple per combination of backends, shared by every item that has it."""
+    return _NAME_TUPLES.setdefault(names, names)
 
 
 def _parallel_output(texts: Sequence[tuple[str, str]]) -> str:
