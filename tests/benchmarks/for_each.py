@@ -177,7 +177,7 @@ def _xargs(root: Path, env: dict[str, str], items: int) -> float:
 def bench_query(runs: int, max_items: int | None = None) -> list[Figure]:
     sizes = _sizes(QUERY_SIZES, max_items)
     bare: dict[int, list[float]] = {size: [] for size in sizes}
-    with sandbox() as (root, env), ModelServer() as server:
+    with sandbox() as (root, env), ModelServer(keep_requests=False) as server:
         server.default = Reply("ok", latency=ANSWER_LATENCY)
         ours = _Runs(root, env, lambda items: query_workflow(server.url, items))
         for _ in range(runs):
