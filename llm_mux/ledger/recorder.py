@@ -303,6 +303,7 @@ def finish_run(recorder: RunRecorder, outcome: RunOutcome) -> None:
         outcome.results,
         {
             "status": outcome.status,
+            "output_step": outcome.output_step or recorder.plan.output,
             "duration_ms": outcome.duration_ms,
             "error": recorder.redact(outcome.error) if outcome.error else None,
             **_tokens(outcome.usage),

@@ -46,6 +46,7 @@ class RunOutcome:
     duration_ms: int
     usage: Usage | None
     cost: float | None
+    output_step: str | None = None  # the step whose output is the run's (see _output_step)
 
     @property
     def success(self) -> bool:
@@ -153,6 +154,7 @@ class Interpreter:
             duration_ms=_ms_since(started),
             usage=usage,
             cost=_run_cost(self.results.values()),
+            output_step=output_step.name,
         )
 
     # -- one step ----------------------------------------------------------------

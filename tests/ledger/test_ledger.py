@@ -99,6 +99,29 @@ run = "echo {{ steps.broken.output }}"
 """
 
 
+FINAL_SKIPPED = """
+name = "fallback-output"
+[[steps]]
+name = "build"
+type = "shell"
+run = "echo built"
+[[steps]]
+name = "notify"
+type = "shell"
+when = "false"
+run = "echo never"
+"""
+
+
+def test_the_run_records_the_step_whose_output_it_took(cli, tmp_path: Path) -> None:
+    """The last-declared step was skipped: the run's output is `build`'s, and the ledger
+    says so (it recorded the planned step, `notify`, before)."""
+    document = run(cli, tmp_path, FINAL_SKIPPED)
+    assert document["output"] == "built"
+    ((output_step,),) = query("SELECT output_step FROM runs WHERE id = ?", document["run_id"])
+    assert output_step == "build"
+
+
 def test_a_failed_run_records_the_error_and_what_never_ran(cli, tmp_path: Path) -> None:
     document = run(cli, tmp_path, FAILS)
     assert document["status"] == "failed"
