@@ -32,18 +32,9 @@ def _limit_descriptors() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
 
 
-@pytest.mark.parametrize(
-    "count",
-    [
-        400,
-        pytest.param(
-            20_000,
-            marks=pytest.mark.skipif(
-                not FULL, reason="20,000 process starts: LLM_MUX_FULL_20000=1"
-            ),
-        ),
-    ],
-)
+# The 20,000-children run is opt-in (about 4 minutes here): not collected otherwise, so
+# a skip in CI's count always means a missing tool, never a size left out.
+@pytest.mark.parametrize("count", [400, *([20_000] if FULL else [])])
 def test_independent_steps_under_a_low_descriptor_limit_all_run(tmp_path: Path, count: int) -> None:
     steps = "".join(
         f'[[steps]]\nname = "s{i}"\ntype = "shell"\nrun = "sleep 0.2; echo {i}"\n'
