@@ -7,6 +7,7 @@ and the state directory under `home`; `alive(pid)` says whether a process exists
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -42,11 +43,26 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 
 def alive(pid: int) -> bool:
+    """Whether `pid` still runs. A zombie does not: a killed orphan is re-parented to this
+    test process when an earlier in-process test made it a child subreaper, and stays a
+    zombie here until reaped (it is reaped on the way)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    if _zombie(pid):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        return False
     return True
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False  # gone meanwhile, or no /proc: kill(0) said enough
 
 
 def start_mux(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
