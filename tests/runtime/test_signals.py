@@ -75,6 +75,21 @@ run = "sh -c 'trap \\"\\" TERM INT; echo $$ > child.pid; while :; do sleep 0.1; 
 """
 
 
+def wait_for_running(tmp_path: Path) -> None:
+    """Until the ledger holds the run, `running` (its writer thread commits on its own)."""
+    import sqlite3
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if [status for status, _ in ledger_status(tmp_path)] == ["running"]:
+                return
+        except sqlite3.OperationalError:  # no database or table yet
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the run was never recorded as running")
+
+
 def ledger_status(tmp_path: Path) -> list[tuple[str, str | None]]:
     import sqlite3
 
@@ -188,7 +203,9 @@ def test_a_signal_before_the_run_exits_quietly(tmp_path: Path, number: int, code
 def test_a_run_killed_with_sigkill_is_marked_interrupted_on_start_up(tmp_path: Path) -> None:
     process = start(tmp_path)
     wait_for(tmp_path / "child.pid")
-    assert [s for s, _ in ledger_status(tmp_path)] == ["running"]
+    wait_for_running(
+        tmp_path
+    )  # the ledger's own thread records the run, maybe after the step starts
     process.kill()  # no handler, no last words
     process.communicate(timeout=15)
     assert [s for s, _ in ledger_status(tmp_path)] == ["running"]
