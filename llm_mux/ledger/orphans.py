@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-from pathlib import Path
+
+from ..processes.procfs import stat_fields
 
 __all__ = ["mark_orphaned", "process_started", "this_host"]
 
@@ -23,12 +24,8 @@ def this_host() -> str:
 
 def process_started(pid: int | None = None) -> int | None:
     """The start time of `pid` (clock ticks since boot), None when it does not exist."""
-    try:
-        stat = Path(f"/proc/{pid or os.getpid()}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return int(fields[19])  # field 22 of proc(5), counted after the command's name
+    fields = stat_fields(pid or os.getpid())
+    return None if fields is None else int(fields[19])  # field 22 of proc(5)
 
 
 def mark_orphaned(connection: sqlite3.Connection, now: str) -> int:

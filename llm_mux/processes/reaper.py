@@ -32,7 +32,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 
-from . import spawn
+from . import procfs, spawn
 
 __all__ = ["TAG_VARIABLE", "Family", "enabled", "kill_everything"]
 
@@ -169,11 +169,8 @@ def _orphans(tag: str) -> list[int]:
 
 
 def _stray_zombie(pid: int) -> bool:
-    try:
-        fields = _read(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] == b"Z" and int(fields[3]) != os.getsid(0)
+    fields = procfs.stat_fields(pid)
+    return fields is not None and fields[0] == b"Z" and int(fields[3]) != os.getsid(0)
 
 
 def _descendants(root: int) -> list[int]:
@@ -201,27 +198,14 @@ def _children(pid: int) -> list[int]:
 
 def _read_pids(path: str) -> list[int]:
     try:
-        return [int(word) for word in _read(path).split()]
+        return [int(word) for word in procfs.read(path).split()]
     except (OSError, ValueError):
         return []
 
 
-def _read(path: str) -> bytes:
-    """A small /proc file, read with plain system calls: this runs after every child's exit,
-    and `Path.read_text` (a file object, a decoder) cost five times as much."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 def _environ(pid: int) -> bytes:
     try:
-        return b"\0" + _read(f"/proc/{pid}/environ") + b"\0"
+        return b"\0" + procfs.read(f"/proc/{pid}/environ") + b"\0"
     except OSError:
         return b""
 

@@ -14,6 +14,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from llm_mux.processes.procfs import stat_fields
+
 __all__ = ["reap_strays"]
 
 
@@ -21,7 +23,8 @@ def reap_strays() -> set[int]:
     """Reap this process's zombie children; the pids of its live ones."""
     alive = set()
     for pid in _children():
-        if _state(pid) == "Z":
+        fields = stat_fields(pid)
+        if fields is not None and fields[0] == b"Z":
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
         else:
@@ -35,10 +38,3 @@ def _children() -> list[int]:
         with contextlib.suppress(OSError):
             found += [int(p) for p in Path(f"/proc/self/task/{task}/children").read_text().split()]
     return found
-
-
-def _state(pid: int) -> str:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "?"

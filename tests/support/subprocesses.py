@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from llm_mux.processes.procfs import stat_fields
+
 __all__ = ["alive", "isolated_env", "mux", "start_mux"]
 
 
@@ -58,11 +60,8 @@ def alive(pid: int) -> bool:
 
 
 def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except (OSError, IndexError):
-        return False  # gone meanwhile, or no /proc: kill(0) said enough
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] == b"Z"
 
 
 def start_mux(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
