@@ -27,7 +27,7 @@ import shutil
 import signal
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,15 +197,9 @@ async def _run_process(
     started = time.perf_counter()
     collector = _Collector(asyncio.get_running_loop(), max_output)
     family = reaper.Family(env)
+    start = functools.partial(spawn.start, collector, argv, cwd=cwd, env=family.env, stdin=stdin)
     try:
-        child = await spawn.start(
-            collector,
-            argv,
-            executable=_executable(argv[0], env),
-            cwd=cwd,
-            env=family.env,
-            stdin=stdin,
-        )
+        child = await _started(start, argv[0], env)
     except FileNotFoundError as error:
         raise CommandNotFound(argv[0]) from error
     except PermissionError as error:
@@ -216,17 +210,16 @@ async def _run_process(
         raise
     family.started(child.pid)
     try:
-        async with asyncio.timeout(timeout):
-            await collector.finished
+        await _within(collector.finished, timeout)
     except TimeoutError:
-        await _kill_group(child.pid, collector, family)
+        await _kill_group(child, collector, family)
         raise ProcessTimeout(timeout or 0.0, collector.stderr_text()) from None
     except OutputTooLarge as too_large:
-        await _kill_group(child.pid, collector, family)
+        await _kill_group(child, collector, family)
         kept = len(collector.stdout)  # after the kill: nothing it wrote since was kept
         raise OutputTooLarge(too_large.limit, kept, collector.stderr_text()) from None
     except BaseException:
-        await _kill_group(child.pid, collector, family)
+        await _kill_group(child, collector, family)
         raise
     finally:
         child.close()
@@ -239,6 +232,14 @@ async def _run_process(
     code = child.returncode()
     assert code is not None  # `finished` waits for the exit
     return ProcessResult(code, collector.stdout_text(), collector.stderr_text(), duration)
+
+
+async def _within(finished: asyncio.Future[None], timeout: float | None) -> None:
+    if timeout is None:  # no timer to set and cancel, per child
+        await finished
+        return
+    async with asyncio.timeout(timeout):
+        await finished
 
 
 # A wrapper ending in one of these takes the command as one string, which it
@@ -261,6 +262,21 @@ def wrapped(argv: Sequence[str], wrapper: Sequence[str]) -> list[str]:
     return [*wrapper, *argv]
 
 
+async def _started(
+    start: Callable[..., Awaitable[spawn.Child]], program: str, env: Mapping[str, str] | None
+) -> spawn.Child:
+    """`start(executable=…)` with the file `program` was found to be on PATH; when that
+    fails (removed or changed since it was found), PATH is searched again."""
+    executable = _executable(program, env)
+    try:
+        return await start(executable=executable)
+    except (FileNotFoundError, PermissionError):
+        if executable is None:
+            raise
+    _found_on.cache_clear()
+    return await start(executable=_executable(program, env))
+
+
 def _executable(program: str, env: Mapping[str, str] | None) -> str | None:
     """The file `program` runs, found once per PATH; None leaves the search to Popen.
 
@@ -272,9 +288,7 @@ def _executable(program: str, env: Mapping[str, str] | None) -> str | None:
     if "/" in program:
         return None
     path = (os.environ if env is None else env).get("PATH", os.defpath)
-    found = _found_on(program, path)
-    # Checked on every use: a program removed since it was found is searched anew.
-    return found if found is not None and os.access(found, os.X_OK) else None
+    return _found_on(program, path)
 
 
 @functools.lru_cache(maxsize=64)
@@ -348,8 +362,10 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-async def _kill_group(pid: int, collector: _Collector, family: reaper.Family) -> None:
+async def _kill_group(child: spawn.Child, collector: _Collector, family: reaper.Family) -> None:
     """SIGTERM the whole group and every descendant, SIGKILL what is left after a short grace."""
+    pid = child.pid
+    child.watch_exit()  # its pipes may stay open: `exited` must not wait for them
     if collector.exited.done() and not _group_alive(pid):
         family.sweep()
         return

@@ -18,7 +18,7 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from llm_mux.compiler.expr import Expr
@@ -39,9 +39,13 @@ RunStatus = Literal["succeeded", "failed", "cancelled"]
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
+    """What a run ended with. Its repr leaves out the results and the output: asyncio
+    formats the run's task, result and all, when the run ends (`asyncio.run` reading
+    back its SIGINT handler), and those hold every for_each item (68 ms at 5,000)."""
+
     status: RunStatus
-    results: Mapping[str, StepResult]
-    output: str
+    results: Mapping[str, StepResult] = field(repr=False)
+    output: str = field(repr=False)
     error: str | None
     duration_ms: int
     usage: Usage | None
@@ -189,32 +193,40 @@ class Interpreter:
             return await self._for_each(step, step.for_each_expr, context)
         return await self._attempts(step, context)
 
-    async def _attempts(
+    async def _attempts(self, step: StepPlan, context: Mapping[str, object]) -> StepResult:
+        result, attempts = await self._tries(step, context)
+        return result if attempts is None else replace(result, attempts=attempts)
+
+    async def _tries(
         self, step: StepPlan, context: Mapping[str, object], item: int | None = None
-    ) -> StepResult:
+    ) -> tuple[StepResult, int | None]:
         """The condition, a recorded result to reuse (a resume's, then the cache's), or
-        up to `retries + 1` attempts, each bounded by the timeout."""
+        up to `retries + 1` attempts, each bounded by the timeout; and the number of
+        attempts when the result does not say it yet (a for_each item's result is
+        then copied once, not twice)."""
         skipped = self._skip(step, context)
         if skipped is not None:
-            return skipped
+            return skipped, None
         reused = self._reused(step, context, item)
         if reused is not None:
-            return reused
+            return reused, None
         key = self._cache_key(step, context)
         cached = self.runtime.cache.recall(step, key) if self.runtime.cache and key else None
         if cached is not None:
-            return cached
+            return cached, None
         attempt = 0
         while True:
             attempt += 1
             with labelled(Label(step.name, item, step.rerun_on_worker_loss)):
-                result = replace(await self._attempt(step, context), attempts=attempt)
+                result = await self._attempt(step, context)
             if not result.failed or attempt > step.retries or self._stopped():
                 break
             await asyncio.sleep(step.retry_delay)
         if self.runtime.cache is not None and key is not None:
+            result = replace(result, attempts=attempt)
             self.runtime.cache.keep(step, item, key, result)
-        return result
+            return result, None
+        return result, attempt
 
     def _cache_key(self, step: StepPlan, context: Mapping[str, object]) -> str | None:
         """The step's (or item's) cache key, when the cache covers it in this run."""
@@ -251,6 +263,8 @@ class Interpreter:
 
     async def _attempt(self, step: StepPlan, context: Mapping[str, object]) -> StepResult:
         try:
+            if step.timeout is None:  # no timer to set and cancel, per for_each item
+                return await execute_action(step, context, self.runtime)
             async with asyncio.timeout(step.timeout):
                 return await execute_action(step, context, self.runtime)
         except TimeoutError:
@@ -288,11 +302,11 @@ class Interpreter:
                 return  # a budget was reached: the items not started stay pending
             try:
                 scope = item_context(context, run.items[index], index, len(run.items))
-                result = await self._attempts(step, scope, index)
+                result, attempts = await self._tries(step, scope, index)
             except asyncio.CancelledError:
                 run.results[index] = StepResult(run.name(index), step.type, "cancelled")
                 raise
-            run.finish(index, result)
+            result = run.finish(index, result, attempts)
             self.runtime.observer.item_finished(step, run.done, len(run.items))
             if result.failed and not step.continue_on_error and not self._stopped():
                 raise _StepFailed(run.name(index))
@@ -312,10 +326,14 @@ class _Items:
     def name(self, index: int) -> str:
         return f"{self.step.name}[{index}]"
 
-    def finish(self, index: int, result: StepResult) -> None:
+    def finish(self, index: int, result: StepResult, attempts: int | None) -> StepResult:
+        """Keep the item's result, named after it, with its item and attempts."""
         details = ItemDetails(result.details, self.items[index])
-        self.results[index] = replace(result, name=self.name(index), details=details)
+        tries = result.attempts if attempts is None else attempts
+        kept = replace(result, name=self.name(index), details=details, attempts=tries)
+        self.results[index] = kept
         self.done += 1
+        return kept
 
     def finished(self, unstarted: Status = "cancelled") -> list[StepResult]:
         """Every item's result; those never started (or cut short) are `unstarted`:

@@ -27,26 +27,29 @@ __all__ = ["execute_action", "failed", "step_inputs"]
 async def execute_action(
     step: StepPlan, context: Mapping[str, object], runtime: Runtime
 ) -> StepResult:
+    # The step modules import this package, so they are imported here, when first
+    # needed; absolutely, as a relative import in a function runs importlib's Python
+    # code on every call (once per for_each item).
     action = step.action
     match action:
         case Shell():
-            from .shell import run_shell
+            from llm_mux.steps.shell import run_shell
 
             return await run_shell(step, action, context, runtime)
         case Query():
-            from .query import run_query
+            from llm_mux.steps.query import run_query
 
             return await run_query(step, action, context, runtime)
         case Input():
-            from .input import run_input
+            from llm_mux.steps.input import run_input
 
             return await run_input(step, action, context, runtime)
         case Store():
-            from .store import run_store
+            from llm_mux.steps.store import run_store
 
             return await run_store(step, action, context, runtime)
         case Apply():
-            from .apply import run_apply
+            from llm_mux.steps.apply import run_apply
 
             return await run_apply(step, action, context, runtime)
         case _:
@@ -62,7 +65,7 @@ def step_inputs(
         case Shell():
             return {"run": render(action.run, context, key="run", shell=True)}
         case Query():
-            from .query import query_inputs
+            from llm_mux.steps.query import query_inputs
 
             return query_inputs(action, context, preamble)
         case Input():
@@ -70,7 +73,7 @@ def step_inputs(
         case Store():
             return {"input": render(action.input, context, key="input")}
         case Apply():
-            from .apply import apply_inputs
+            from llm_mux.steps.apply import apply_inputs
 
             return apply_inputs(action, context)
         case _:

@@ -17,6 +17,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from llm_mux.running.results import StepResult
+
 WORKFLOW = """
 name = "counted"
 
@@ -78,3 +80,19 @@ def test_items_get_a_task_when_a_slot_frees_up_not_all_at_once(cli, tmp_path: Pa
     counter = counted_run(cli, tmp_path, 500)
     # One task per step, one per concurrency slot: not one per item.
     assert counter.tasks <= 2 + 4
+
+
+def test_the_end_of_a_run_formats_no_result(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`asyncio.run` formats the run's task, its result included, when it reads back its
+    SIGINT handler at the end: the outcome's repr leaves the results out (formatting
+    every item took 68 ms at 5,000 items, twice)."""
+    formatted: list[str] = []
+
+    def counted(result: StepResult) -> str:
+        formatted.append(result.name)
+        return "StepResult(...)"
+
+    monkeypatch.setattr(StepResult, "__repr__", counted)
+    (tmp_path / "wf.toml").write_text(WORKFLOW)
+    counted_run(cli, tmp_path, 50)
+    assert formatted == []

@@ -1,4 +1,6 @@
-"""run_process on both ways of watching a child: pidfds (Linux) and asyncio's transport.
+"""run_process on every way of starting and watching a child: `posix_spawn` (a child
+in llm-mux's own directory) or Popen (elsewhere), both watched by epoll and pidfd
+(Linux), and asyncio's transport.
 
 The same laws for each: output and exit code, stdin however large, a child that stops
 reading its stdin, a timeout and a cancel that kill the whole process group, and no
@@ -8,7 +10,9 @@ descriptor or zombie left behind.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -18,16 +22,28 @@ import pytest
 from support.strays import reap_strays
 
 from llm_mux.processes import spawn
-from llm_mux.processes.process import ProcessTimeout, run_process
+from llm_mux.processes.process import CommandNotFound, ProcessTimeout, run_process
 
 
-@pytest.fixture(params=["pidfd", "transport"])
-def watching(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    if request.param == "pidfd" and not spawn.pidfds_work():
+@pytest.fixture(params=["posix_spawn", "popen", "transport"])
+def watching(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[str]:
+    """Which way children start here; the others fail, so the test proves it took this one."""
+    if request.param != "transport" and not spawn.pidfds_work():
         pytest.skip("no pidfds on this system")
-    if request.param == "transport":
+    if request.param == "posix_spawn":
+        monkeypatch.chdir(tmp_path)  # children run where llm-mux runs
+        monkeypatch.setattr(spawn._Pipes, "popen", _not_this_way)
+    elif request.param == "popen":
+        monkeypatch.setattr(spawn._Pipes, "spawn", _not_this_way)
+    else:
         monkeypatch.setattr(spawn, "pidfds_work", lambda: False)
     yield request.param
+
+
+def _not_this_way(*args: object) -> object:
+    raise AssertionError("the child was started another way than the test meant")
 
 
 def run(argv: list[str], tmp_path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -68,6 +84,64 @@ def test_a_cancel_kills_the_child(watching: str, tmp_path: Path) -> None:
     started = time.monotonic()
     asyncio.run(cancelled())
     assert time.monotonic() - started < 5
+
+
+def test_a_child_that_closes_its_pipes_and_runs_on(watching: str, tmp_path: Path) -> None:
+    # Both pipes close long before the exit: the exit is then watched by pidfd.
+    done = run(["sh", "-c", "exec >&- 2>&-; sleep 0.3; exit 3"], tmp_path)
+    assert (done.exit_code, done.stdout) == (3, "")
+    assert done.duration_ms >= 300
+
+
+def test_the_child_leads_its_own_session_with_sigpipe_at_its_default(
+    watching: str, tmp_path: Path
+) -> None:
+    done = run(["sh", "-c", "cat /proc/$$/stat; grep SigIgn /proc/$$/status"], tmp_path)
+    stat, ignored = done.stdout.splitlines()
+    pid, session = stat.rsplit(")", 1)[0].split()[0], stat.rsplit(")", 1)[1].split()[3]
+    assert session == pid  # `setsid`: its own session and process group, no terminal
+    mask = int(ignored.split()[1], 16)
+    assert not mask & (1 << (signal.SIGPIPE - 1))  # Python ignores it; children must not
+    assert not mask & (1 << (signal.SIGXFSZ - 1))
+
+
+def test_only_the_standard_descriptors_are_inherited(
+    watching: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, True)  # as a descriptor llm-mux inherited would be
+    fresh = functools.cache(spawn._no_inherited_descriptors.__wrapped__)
+    monkeypatch.setattr(spawn, "_no_inherited_descriptors", fresh)  # as at llm-mux's start
+    try:
+        done = run(["sh", "-c", "ls /proc/$$/fd; true"], tmp_path)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert done.stdout.split() == ["0", "1", "2"]
+
+
+def test_a_program_moved_on_path_is_found_again(watching: str, tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for directory in (first, second):
+        directory.mkdir()
+    tool = first / "tool"
+    tool.write_text("#!/bin/sh\necho first\n")
+    tool.chmod(0o755)
+    env = {"PATH": f"{first}:{second}:/usr/bin:/bin"}
+    assert run(["tool"], tmp_path, env=env).stdout == "first"
+    tool.rename(second / "tool")  # found in `first` before: now only in `second`
+    assert run(["tool"], tmp_path, env=env).stdout == "first"
+
+
+def test_a_program_gone_from_path_is_not_found(tmp_path: Path) -> None:
+    tool = tmp_path / "tool"
+    tool.write_text("#!/bin/sh\necho here\n")
+    tool.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    assert run(["tool"], tmp_path, env=env).stdout == "here"
+    tool.unlink()
+    with pytest.raises(CommandNotFound):
+        run(["tool"], tmp_path, env=env)
 
 
 def test_nothing_is_left_open_or_unreaped(watching: str, tmp_path: Path) -> None:
