@@ -9,8 +9,6 @@ between needs no new parameter) and read by executors that record placement.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Protocol
 
@@ -83,11 +81,17 @@ def work_label() -> Label | None:
     return _LABEL.get()
 
 
-@contextlib.contextmanager
-def labelled(label: Label) -> Iterator[None]:
-    """Mark the work started inside this block as done for `label`."""
-    token = _LABEL.set(label)
-    try:
-        yield
-    finally:
-        _LABEL.reset(token)
+class labelled:  # lower case: used as a function, `with labelled(label):`
+    """Mark the work started inside this block as done for `label` (a class, not a
+    generator: entered once per for_each item)."""
+
+    __slots__ = ("label", "token")
+
+    def __init__(self, label: Label) -> None:
+        self.label = label
+
+    def __enter__(self) -> None:
+        self.token = _LABEL.set(self.label)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _LABEL.reset(self.token)

@@ -103,17 +103,20 @@ def pidfds_work() -> bool:
     return True
 
 
+_Handler = Callable[[int, int], None]  # (fd, epoll events)
+
+
 class _Epoll:
     """One epoll per event loop holding every child's pipes and pidfds; the loop
     watches its descriptor alone and `_ready` calls the handler of each ready fd."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.epoll = select.epoll()
-        self.handlers: dict[int, Callable[[int], None]] = {}
+        self.handlers: dict[int, _Handler] = {}
         loop.add_reader(self.epoll.fileno(), self._ready)
         weakref.finalize(loop, self.epoll.close)
 
-    def watch(self, fd: int, handler: Callable[[int], None]) -> None:
+    def watch(self, fd: int, handler: _Handler) -> None:
         self.epoll.register(fd, select.EPOLLIN)
         self.handlers[fd] = handler
 
@@ -124,10 +127,10 @@ class _Epoll:
         self.epoll.unregister(fd)
 
     def _ready(self) -> None:
-        for fd, _ in self.epoll.poll(0):
+        for fd, events in self.epoll.poll(0):
             handler = self.handlers.get(fd)
             if handler is not None:  # forgotten by an earlier handler of this round
-                handler(fd)
+                handler(fd, events)
 
 
 _EPOLLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Epoll] = weakref.WeakKeyDictionary()
@@ -192,9 +195,11 @@ class _Watched:
     def returncode(self) -> int | None:
         return self.code
 
-    def _readable(self, fd: int) -> None:
+    def _readable(self, fd: int, events: int) -> None:
         try:
-            data = os.read(fd, _READ_SIZE)
+            # A pipe whose writers are gone with nothing left in it says so (HUP
+            # without IN): no read needed to learn it ended.
+            data = os.read(fd, _READ_SIZE) if events & select.EPOLLIN else b""
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -227,7 +232,7 @@ class _Watched:
             return
         self.epoll.watch(self.pidfd, self._pidfd_ready)
 
-    def _pidfd_ready(self, fd: int) -> None:
+    def _pidfd_ready(self, fd: int, events: int) -> None:
         self.epoll.forget(fd)
         os.close(fd)
         self.pidfd = -1
