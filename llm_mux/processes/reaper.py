@@ -117,8 +117,9 @@ class Family:
 
     def close(self) -> None:
         _live.pop(self.root, None)
-        _reap(self.found)
-        self.found = {}
+        if self.found:
+            _reap(self.found)
+            self.found = {}
         if self.root_fd is not None:
             _close(self.root_fd)
             self.root_fd = None
