@@ -30,7 +30,7 @@ import select
 import signal
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from . import procfs, spawn
 
@@ -187,19 +187,24 @@ def _descendants(root: int) -> list[int]:
     return seen
 
 
+# Orphans are re-parented to a live thread of ours, normally the main one.
+_OURS = procfs.Kept("/proc/{pid}/task/{pid}/children")
+
+
 def _children(pid: int) -> list[int]:
-    if pid == os.getpid():  # orphans are re-parented to a live thread, normally the main one
-        return _read_pids(f"/proc/{pid}/task/{pid}/children")
+    if pid == os.getpid():
+        return _pids(_OURS.read)
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return []
-    return [child for task in tasks for child in _read_pids(f"/proc/{pid}/task/{task}/children")]
+    paths = (f"/proc/{pid}/task/{task}/children" for task in tasks)
+    return [child for path in paths for child in _pids(functools.partial(procfs.read, path))]
 
 
-def _read_pids(path: str) -> list[int]:
+def _pids(read: Callable[[], bytes]) -> list[int]:
     try:
-        return [int(word) for word in procfs.read(path).split()]
+        return [int(word) for word in read().split()]
     except (OSError, ValueError):
         return []
 
