@@ -198,14 +198,17 @@ class _Watched:
         """Start the child: at once with `posix_spawn`, or with Popen on a spawning thread
         while the event loop goes on."""
         pipes = _Pipes(with_stdin=command.stdin is not None)
-        program = pipes.spawnable(command)
+        program = pipes.spawnable(command) if _Spawning.works else None
         if program is not None:
-            started = _Started(pipes.spawn(program, command), None)
-        else:
-            popen = functools.partial(pipes.popen, command)
-            process = await _settled(loop.run_in_executor(_spawner(), popen))
-            started = _Started(process.pid, process)
-        return cls(loop, protocol, started, pipes, command.stdin)
+            try:
+                pid = pipes.spawn(program, command)
+                return cls(loop, protocol, _Started(pid, None), pipes, command.stdin)
+            except NotImplementedError:  # no POSIX_SPAWN_SETSID in this C library: Popen
+                _Spawning.works = False
+                pipes = _Pipes(with_stdin=command.stdin is not None)
+        popen = functools.partial(pipes.popen, command)
+        process = await _settled(loop.run_in_executor(_spawner(), popen))
+        return cls(loop, protocol, _Started(process.pid, process), pipes, command.stdin)
 
     def returncode(self) -> int | None:
         return self.code
@@ -292,6 +295,10 @@ class _Watched:
             os.close(fd)
         self.readers.clear()
         self.watch_exit()
+
+
+class _Spawning:
+    works = True  # until `posix_spawn` says it cannot start a child in a session of its own
 
 
 @dataclass(frozen=True, slots=True)

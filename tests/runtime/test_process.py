@@ -252,3 +252,21 @@ def test_a_timeout_while_the_child_starts_is_a_timeout(
         asyncio.run(timed_out())
     held_spawn.settled()
     assert children() == []
+
+
+def test_without_posix_spawn_sessions_children_start_with_popen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not spawn.pidfds_work():
+        pytest.skip("no pidfds on this system")
+
+    def unavailable(*args: object, **kwargs: object) -> int:
+        raise NotImplementedError("posix_spawn: setsid is unavailable on this platform")
+
+    monkeypatch.chdir(tmp_path)  # where posix_spawn would be used
+    monkeypatch.setattr(os, "posix_spawn", unavailable)
+    monkeypatch.setattr(spawn._Spawning, "works", True)
+    first = run(["sh", "-c", "echo one"], tmp_path)
+    assert (first.exit_code, first.stdout) == (0, "one")
+    assert spawn._Spawning.works is False  # and Popen from then on
+    assert run(["sh", "-c", "echo two"], tmp_path).stdout == "two"
