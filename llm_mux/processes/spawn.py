@@ -109,39 +109,25 @@ _Handler = Callable[[int, int], None]  # (fd, epoll events)
 class _Epoll:
     """One epoll per event loop holding every child's pipes and pidfds; the loop
     watches its descriptor alone and `_ready` calls the handler of each ready fd.
-    The epoll is made for the first descriptor and closed with the last: no
-    descriptor outlives the children it watched."""
+    It lives as long as the loop: made and registered once, not per child."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = weakref.ref(loop)  # a value of _EPOLLS must not hold its key
-        self.epoll: select.epoll | None = None
+        self.epoll = select.epoll()
         self.handlers: dict[int, _Handler] = {}
+        loop.add_reader(self.epoll.fileno(), self._ready)
+        weakref.finalize(loop, self.epoll.close)
 
     def watch(self, fd: int, handler: _Handler) -> None:
-        if self.epoll is None:
-            loop = self.loop()
-            assert loop is not None  # a child is being watched on it
-            self.epoll = select.epoll()
-            loop.add_reader(self.epoll.fileno(), self._ready)
         self.epoll.register(fd, select.EPOLLIN)
         self.handlers[fd] = handler
 
     def forget(self, fd: int) -> None:
         """Before `fd` is closed: a copy of it in a child being forked would keep it in
         the epoll, its events then reported under a number since reused."""
-        assert self.epoll is not None  # `fd` is in it
         del self.handlers[fd]
         self.epoll.unregister(fd)
-        if not self.handlers:
-            loop = self.loop()
-            if loop is not None:
-                loop.remove_reader(self.epoll.fileno())
-            self.epoll.close()
-            self.epoll = None
 
     def _ready(self) -> None:
-        if self.epoll is None:
-            return
         for fd, events in self.epoll.poll(0):
             handler = self.handlers.get(fd)
             if handler is not None:  # forgotten by an earlier handler of this round
