@@ -7,31 +7,33 @@ code once it has exited, `close()`. The protocol hears `pipe_data_received(1|2, 
 The child runs in its own session (process group), stdin from /dev/null unless given,
 SIGPIPE and SIGXFSZ at their defaults (Python ignores both; `subprocess` restores them).
 
-On Linux (pidfds, kernel 5.3+) a child is started with `posix_spawn` when it runs in
-llm-mux's own directory (Python 3.11's `posix_spawn` cannot change directory), else
-with `subprocess.Popen` on a spawning thread. Its pipes go into one epoll per event
-loop, whose own descriptor is all the loop watches: no transport, task, future or
-selector key per pipe. Its exit is read when both pipes have closed, which is when a
-child has normally exited; only one still running then (or being killed) is watched
-by pidfd. Elsewhere asyncio's subprocess transport does the same work.
+On Linux (pidfds, kernel 5.3+) a child is started the way `subprocess.Popen` starts
+it — CPython's `_posixsubprocess.fork_exec`, with `vfork` — but without Popen's Python
+around it, on the event loop's thread (see `_fork_exec`). Its pipes go into one epoll
+per event loop, whose own descriptor is all the loop watches: no transport, task,
+future or selector key per pipe. Its exit is read when both pipes have closed, which
+is when a child has normally exited; only one still running then (or being killed) is
+watched by pidfd. A Python whose `fork_exec` takes other arguments than the ones read
+here starts children with `Popen` on spawning threads instead. Elsewhere asyncio's
+subprocess transport does the same work.
 
-Descriptors: a `posix_spawn` child inherits only its three standard ones, because
-every descriptor llm-mux opens is close-on-exec (Python's default, PEP 446) and those
-llm-mux itself inherited are made so before the first child starts — what `Popen`'s
-`close_fds` gives.
+Descriptors: a child inherits only its three standard ones (`close_fds`, as Popen's
+default).
 """
 
 from __future__ import annotations
 
+import _posixsubprocess
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
 import fcntl
 import functools
 import os
 import select
-import signal
 import subprocess
+import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,7 +45,6 @@ __all__ = ["Child", "pidfds_work", "start"]
 _READ_SIZE = 256 * 1024  # as asyncio's pipe transports read
 _SPAWNERS = 2  # threads starting children with Popen at once (see _spawner)
 T = TypeVar("T")
-_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)  # restored in the child, as Popen does
 
 
 class Child(Protocol):
@@ -181,17 +182,12 @@ class _Watched:
         protocol: asyncio.SubprocessProtocol,
         command: _Command,
     ) -> _Watched:
-        """Start the child: at once with `posix_spawn`, or with Popen on a spawning thread
+        """Start the child: at once with `fork_exec`, or with Popen on a spawning thread
         while the event loop goes on."""
         pipes = _Pipes(with_stdin=command.stdin is not None)
-        program = pipes.spawnable(command) if _Spawning.works else None
-        if program is not None:
-            try:
-                pid = pipes.spawn(program, command)
-                return cls(loop, protocol, _Started(pid, None), pipes, command.stdin)
-            except NotImplementedError:  # no POSIX_SPAWN_SETSID in this C library: Popen
-                _Spawning.works = False
-                pipes = _Pipes(with_stdin=command.stdin is not None)
+        if _fork_exec_fits():
+            pid = pipes.fork_exec(command)
+            return cls(loop, protocol, _Started(pid, None), pipes, command.stdin)
         popen = functools.partial(pipes.popen, command)
         process = await _settled(loop.run_in_executor(_spawner(), popen))
         return cls(loop, protocol, _Started(process.pid, process), pipes, command.stdin)
@@ -283,10 +279,6 @@ class _Watched:
         self.watch_exit()
 
 
-class _Spawning:
-    works = True  # until `posix_spawn` says it cannot start a child in a session of its own
-
-
 @dataclass(frozen=True, slots=True)
 class _Started:
     pid: int
@@ -357,42 +349,10 @@ class _Pipes:
     def stdin(self) -> int:
         return self.in_read if self.in_read != -1 else _devnull()
 
-    def spawnable(self, command: _Command) -> str | None:
-        """The program `posix_spawn` can start `command` with, or None when only Popen can:
-        in another directory, with PATH to search, or with a standard descriptor
-        closed in llm-mux (a pipe then took its number)."""
-        program = command.executable or command.argv[0]
-        if "/" not in program or str(command.cwd) != _here():
-            return None
-        if min(self.out_write, self.err_write, self.stdin()) < 3:
-            return None
-        return program
-
-    def spawn(self, program: str, command: _Command) -> int:
-        """Start the child with `posix_spawn`; on failure every pipe is closed.
-
-        It returns once the child has called `exec` — on a busy machine half a
-        millisecond, mostly the child waiting for a CPU — and runs on the event loop's
-        thread all the same: on a spawning thread, handing the GIL back and forth cost
-        the loop more than the wait (5,000 `sh -c true` items took a quarter longer).
-        """
-        _no_inherited_descriptors()
-        actions = [
-            (os.POSIX_SPAWN_DUP2, self.stdin(), 0),
-            (os.POSIX_SPAWN_DUP2, self.out_write, 1),
-            (os.POSIX_SPAWN_DUP2, self.err_write, 2),
-        ]
-        env = os.environ if command.env is None else command.env
-        spawn = functools.partial(
-            os.posix_spawn,
-            program,
-            list(command.argv),
-            env,
-            file_actions=actions,
-            setsid=True,  # its own process group, killed as a whole
-            setsigdef=_DEFAULT_SIGNALS,
-        )
-        return self._handing_over(spawn)
+    def fork_exec(self, command: _Command) -> int:
+        """Start the child with `_fork_exec`; on failure every pipe is closed."""
+        standard = (self.stdin(), self.out_write, self.err_write)
+        return self._handing_over(functools.partial(_fork_exec, command, standard))
 
     def popen(self, command: _Command) -> subprocess.Popen[bytes]:
         """Start the child (on a spawning thread); on failure every pipe is closed."""
@@ -424,22 +384,104 @@ class _Pipes:
                 _close(fd)
 
 
-def _here() -> str | None:
-    try:
-        return os.getcwd()
-    except OSError:  # llm-mux's own directory was removed
-        return None
+# The parameters of `_posixsubprocess.fork_exec`, in the order Popen passes them
+# (CPython 3.11 to 3.13; 3.12 and later declare them in its text signature).
+_FORK_EXEC_PARAMETERS = (
+    "args", "executable_list", "close_fds", "pass_fds", "cwd", "env",
+    "p2cread", "p2cwrite", "c2pread", "c2pwrite", "errread", "errwrite",
+    "errpipe_read", "errpipe_write", "restore_signals", "call_setsid", "pgid_to_set",
+    "gid", "extra_groups", "uid", "child_umask", "preexec_fn", "allow_vfork",
+)  # fmt: skip
+_REPORT_LIMIT = 50_000  # what Popen reads of a child's report at most
 
 
 @functools.cache
-def _no_inherited_descriptors() -> None:
-    """Make the descriptors llm-mux inherited (all but 0, 1 and 2) close-on-exec, once:
-    `posix_spawn` children then inherit what `Popen(close_fds=True)` children do."""
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd > 2:
-            with contextlib.suppress(OSError):
-                os.set_inheritable(fd, False)
+def _fork_exec_fits() -> bool:
+    """Whether this Python's `fork_exec` takes what `_fork_exec` passes: the parameters
+    it declares, or (3.11 declares none) the version whose Popen was read."""
+    declared = getattr(_posixsubprocess.fork_exec, "__text_signature__", None)
+    if declared is None:
+        return sys.version_info[:2] == (3, 11)
+    names = tuple(name.strip() for name in declared.strip("()").split(","))
+    return names == ("$module", *_FORK_EXEC_PARAMETERS, "/")
+
+
+def _fork_exec(command: _Command, standard: tuple[int, int, int]) -> int:
+    """Start the child as Popen does, and return its pid; raises what Popen raises.
+
+    CPython's own `fork_exec` with the arguments Popen gives it: `vfork`, then in the
+    child `setsid`, SIGPIPE and SIGXFSZ back at their defaults, `standard` as fds 0-2,
+    every other descriptor closed, `chdir`, `exec` — or a report of why not on a pipe.
+    Popen's Python around it (and glibc's `posix_spawn`, which resets all 64 signal
+    handlers in the child while the parent waits) cost the event loop a tenth of each
+    shell item. It returns once the child has called `exec`, so it runs on the loop's
+    thread: on a spawning thread, handing the GIL back and forth cost more than the wait.
+    """
+    report_read, report_write = os.pipe2(os.O_CLOEXEC)
+    try:
+        try:
+            pid = _posixsubprocess.fork_exec(
+                command.argv, _executables(command), True, (report_write,), str(command.cwd),
+                _environment(command.env), standard[0], -1, -1, standard[1], -1, standard[2],
+                report_read, report_write, True, True, -1, None, None, None, -1,
+                None,  # type: ignore[arg-type]  # no preexec_fn, as Popen passes it
+                True,
+            )  # fmt: skip
+        finally:
+            os.close(report_write)  # the child's copy closes when it calls exec
+        report = _read_report(report_read)
+    finally:
+        os.close(report_read)
+    if report:
+        _wait(pid, 0)  # it exited without calling exec
+        raise _exec_failure(report, command)
+    return pid
+
+
+def _executables(command: _Command) -> tuple[bytes, ...]:
+    """The files the child tries in turn: the program, or a bare name in each PATH entry."""
+    program = os.fsencode(command.executable or command.argv[0])
+    if os.path.dirname(program):
+        return (program,)
+    return tuple(
+        os.path.join(os.fsencode(entry), program) for entry in os.get_exec_path(command.env)
+    )
+
+
+_FILESYSTEM = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+
+
+def _environment(env: Mapping[str, str] | None) -> list[bytes] | None:
+    """`env` as exec takes it, encoded as `os.fsencode` would; None keeps llm-mux's own."""
+    if env is None:
+        return None
+    encoded = []
+    for name, value in env.items():
+        if "=" in name:
+            raise ValueError(f"illegal environment variable name: {name!r}")
+        encoded.append(f"{name}={value}".encode(*_FILESYSTEM))
+    return encoded
+
+
+def _read_report(fd: int) -> bytes:
+    """The child's report: empty once it has called exec (the pipe's end), else why not."""
+    report = b""
+    while len(report) <= _REPORT_LIMIT and (part := os.read(fd, _REPORT_LIMIT)):
+        report += part
+    return report
+
+
+def _exec_failure(report: bytes, command: _Command) -> OSError:
+    """The error the child reported (`OSError:<errno in hex>:` and `noexec` when it never
+    got to exec, as in a `chdir` that failed), as Popen raises it."""
+    _, _, rest = report.partition(b":")
+    number, _, where = rest.partition(b":")
+    try:
+        code = int(number, 16)
+    except ValueError:
+        code = errno.EIO  # not a report fork_exec writes
+    place = command.cwd if where.startswith(b"noexec") else command.executable or command.argv[0]
+    return OSError(code, os.strerror(code), str(place))
 
 
 @functools.cache

@@ -1,6 +1,6 @@
-"""run_process on every way of starting and watching a child: `posix_spawn` (a child
-in llm-mux's own directory) or Popen (elsewhere), both watched by epoll and pidfd
-(Linux), and asyncio's transport.
+"""run_process on every way of starting and watching a child: CPython's `fork_exec`
+(as Popen calls it) or Popen itself (a Python whose `fork_exec` takes other arguments),
+both watched by epoll and pidfd (Linux), and asyncio's transport.
 
 The same laws for each: output and exit code, stdin however large, a child that stops
 reading its stdin, a timeout and a cancel that kill the whole process group, and no
@@ -14,30 +14,36 @@ import functools
 import gc
 import os
 import signal
+import sys
 import threading
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from support.strays import reap_strays
 
 from llm_mux.processes import spawn
 from llm_mux.processes.process import CommandNotFound, ProcessTimeout, run_process
 
 
-@pytest.fixture(params=["posix_spawn", "popen", "transport"])
+@pytest.fixture(params=["fork_exec", "popen", "transport"])
 def watching(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[str]:
     """Which way children start here; the others fail, so the test proves it took this one."""
     if request.param != "transport" and not spawn.pidfds_work():
         pytest.skip("no pidfds on this system")
-    if request.param == "posix_spawn":
-        monkeypatch.chdir(tmp_path)  # children run where llm-mux runs
+    if request.param == "fork_exec":
+        if not spawn._fork_exec_fits():
+            pytest.skip(f"fork_exec takes other arguments on Python {sys.version_info[:2]}")
         monkeypatch.setattr(spawn._Pipes, "popen", _not_this_way)
     elif request.param == "popen":
-        monkeypatch.setattr(spawn._Pipes, "spawn", _not_this_way)
+        monkeypatch.setattr(spawn, "_fork_exec_fits", lambda: False)
+        monkeypatch.setattr(spawn._Pipes, "fork_exec", _not_this_way)
     else:
         monkeypatch.setattr(spawn, "pidfds_work", lambda: False)
     yield request.param
@@ -106,13 +112,9 @@ def test_the_child_leads_its_own_session_with_sigpipe_at_its_default(
     assert not mask & (1 << (signal.SIGXFSZ - 1))
 
 
-def test_only_the_standard_descriptors_are_inherited(
-    watching: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_only_the_standard_descriptors_are_inherited(watching: str, tmp_path: Path) -> None:
     read_end, write_end = os.pipe()
     os.set_inheritable(write_end, True)  # as a descriptor llm-mux inherited would be
-    fresh = functools.cache(spawn._no_inherited_descriptors.__wrapped__)
-    monkeypatch.setattr(spawn, "_no_inherited_descriptors", fresh)  # as at llm-mux's start
     try:
         done = run(["sh", "-c", "ls /proc/$$/fd; true"], tmp_path)
     finally:
@@ -214,6 +216,7 @@ class HeldSpawn:
 def held_spawn(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldSpawn]:
     if not spawn.pidfds_work():
         pytest.skip("no pidfds on this system")
+    monkeypatch.setattr(spawn, "_fork_exec_fits", lambda: False)  # Popen, on a spawning thread
     held = HeldSpawn()
     popen = spawn._Pipes.popen
 
@@ -262,19 +265,74 @@ def test_a_timeout_while_the_child_starts_is_a_timeout(
     assert children() == []
 
 
-def test_without_posix_spawn_sessions_children_start_with_popen(
+def test_fork_exec_is_used_only_where_its_arguments_are_known(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not spawn.pidfds_work():
         pytest.skip("no pidfds on this system")
 
-    def unavailable(*args: object, **kwargs: object) -> int:
-        raise NotImplementedError("posix_spawn: setsid is unavailable on this platform")
+    def fork_exec(*args: object) -> int:
+        raise AssertionError("called with arguments it does not take")
 
-    monkeypatch.chdir(tmp_path)  # where posix_spawn would be used
-    monkeypatch.setattr(os, "posix_spawn", unavailable)
-    monkeypatch.setattr(spawn._Spawning, "works", True)
-    first = run(["sh", "-c", "echo one"], tmp_path)
-    assert (first.exit_code, first.stdout) == (0, "one")
-    assert spawn._Spawning.works is False  # and Popen from then on
-    assert run(["sh", "-c", "echo two"], tmp_path).stdout == "two"
+    # Python 3.14's fork_exec: no allow_vfork at the end.
+    fork_exec.__text_signature__ = declared(spawn._FORK_EXEC_PARAMETERS[:-1])
+    monkeypatch.setattr(spawn, "_posixsubprocess", types.SimpleNamespace(fork_exec=fork_exec))
+    fits = functools.cache(spawn._fork_exec_fits.__wrapped__)
+    monkeypatch.setattr(spawn, "_fork_exec_fits", fits)
+    assert run(["sh", "-c", "echo started"], tmp_path).stdout == "started"  # by Popen
+    assert fits() is False
+    fork_exec.__text_signature__ = declared(spawn._FORK_EXEC_PARAMETERS)
+    assert spawn._fork_exec_fits.__wrapped__() is True  # as 3.12 and 3.13 declare it
+
+
+def declared(parameters: tuple[str, ...]) -> str:
+    """A text signature as CPython writes it (over several lines in 3.13)."""
+    return "($module, " + ",\n          ".join(parameters) + ",\n          /)"
+
+
+def test_a_program_that_cannot_start_says_why_and_leaves_nothing(
+    watching: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "script"
+    script.write_text("#!/bin/sh\necho never\n")  # not executable
+    with pytest.raises(CommandNotFound, match="not executable"):
+        run([str(script)], tmp_path)
+    with pytest.raises(CommandNotFound, match="no-such-program"):
+        run(["no-such-program"], tmp_path)
+    with pytest.raises(CommandNotFound):  # its directory is gone: chdir fails in the child
+        run(["sh", "-c", "true"], tmp_path / "gone")
+    assert zombies() == []
+    assert children() == []
+
+
+def test_the_child_gets_the_environment_exactly(watching: str, tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "PLAIN": "a b=c", "ACCENTED": "é ü 中", "EMPTY": ""}
+    done = run(
+        ["sh", "-c", 'printf "%s|%s|%s|" "$PLAIN" "$ACCENTED" "$EMPTY"; env | wc -l'],
+        tmp_path,
+        env=env,
+    )
+    assert done.stdout.split("|")[:3] == ["a b=c", "é ü 中", ""]
+    assert int(done.stdout.split("|")[3]) <= len(env) + 4  # its own, and what sh sets (PWD, …)
+
+
+names = st.text(st.characters(blacklist_characters="=\0"), min_size=1)
+values = st.text(st.characters(blacklist_characters="\0"))
+
+
+@given(st.dictionaries(names, values, max_size=8))
+def test_the_environment_is_encoded_as_popen_encodes_it(env: dict[str, str]) -> None:
+    """The same bytes as `os.fsencode` (undecodable bytes llm-mux read come back as
+    they were), or the same error for text no file name could hold."""
+    try:
+        expected = [os.fsencode(name) + b"=" + os.fsencode(value) for name, value in env.items()]
+    except UnicodeEncodeError:
+        with pytest.raises(UnicodeEncodeError):
+            spawn._environment(env)
+        return
+    assert spawn._environment(env) == expected
+
+
+def test_a_variable_name_holding_an_equals_sign_is_refused() -> None:
+    with pytest.raises(ValueError, match="illegal environment variable name"):
+        spawn._environment({"A=B": "c"})
