@@ -14,8 +14,10 @@ timed in the same run.
   Goals: at 50,000, ≥ 0.8× the bare loop's throughput and within 1.2× of the
   1,000-item throughput.
 
-Each size is measured `runs` times, interleaved with its baseline (medians); every
-figure also carries the curve it belongs to, which `scripts/bench` plots.
+Each size is measured `runs` times, interleaved with its baseline (medians); a size
+under 5,000 items is measured 5,000 // size times as often, each run beside a 0-item
+run, because the start-up noise in a short run's net time weighs on few items (1,000
+items: 15 runs by default). Every figure also carries the curve it belongs to, which `scripts/bench` plots.
 `max_items` leaves out the larger sizes (a quick look on a busy machine).
 """
 
@@ -35,6 +37,7 @@ SHELL_CONCURRENCY = 8
 QUERY_CONCURRENCY = 64
 ANSWER_LATENCY = 0.02
 MEMORY_GOAL = 1536  # bytes per item
+ROUND_ITEMS = 5_000  # a size below this is run more than once a round (see _repeats)
 DEADLINE = 1800.0  # seconds for one child: 100,000 items on a busy machine
 
 
@@ -58,6 +61,13 @@ def query_workflow(url: str, items: int) -> str:
         + f"concurrency = {QUERY_CONCURRENCY}\n"
         + 'prompt = "question {{ item }}"\n'
     )
+
+
+def _repeats(size: int) -> int:
+    """How often a round measures `size`, each time beside a 0-item run: a run of few
+    items is short, so the start-up noise its net time carries weighs more on each item;
+    a round holds at least `ROUND_ITEMS` items' worth of runs."""
+    return max(1, ROUND_ITEMS // size)
 
 
 def _sizes(sizes: Sequence[int], max_items: int | None) -> list[int]:
@@ -102,10 +112,11 @@ def bench_shell(runs: int, max_items: int | None = None) -> list[Figure]:
     with sandbox() as (root, env):
         ours = _Runs(root, env, shell_workflow)
         for _ in range(runs):
-            ours.ours(0)
             for size in sizes:
-                ours.ours(size)
-                xargs[size].append(_xargs(root, env, size))
+                for _ in range(_repeats(size)):
+                    ours.ours(0)
+                    ours.ours(size)
+                    xargs[size].append(_xargs(root, env, size))
         per_item = {size: ours.net_seconds(size) / size * 1e6 for size in sizes}
         baseline = {size: median(xargs[size]) / size * 1e6 for size in sizes}
         memory = {size: ours.net_memory(size) / size for size in sizes}
@@ -181,10 +192,11 @@ def bench_query(runs: int, max_items: int | None = None) -> list[Figure]:
         server.default = Reply("ok", latency=ANSWER_LATENCY)
         ours = _Runs(root, env, lambda items: query_workflow(server.url, items))
         for _ in range(runs):
-            ours.ours(0)
             for size in sizes:
-                ours.ours(size)
-                bare[size].append(_bare_loop(server.url, env, size))
+                for _ in range(_repeats(size)):
+                    ours.ours(0)
+                    ours.ours(size)
+                    bare[size].append(_bare_loop(server.url, env, size))
         rate = {size: size / ours.net_seconds(size) for size in sizes}
         baseline = {size: size / median(bare[size]) for size in sizes}
         memory = {size: ours.net_memory(size) / size for size in sizes}
