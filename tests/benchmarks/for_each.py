@@ -17,7 +17,8 @@ timed in the same run.
 Each size is measured `runs` times, interleaved with its baseline (medians); a size
 under 5,000 items is measured 5,000 // size times as often, each run beside a 0-item
 run, because the start-up noise in a short run's net time weighs on few items (1,000
-items: 15 runs by default). Every figure also carries the curve it belongs to, which `scripts/bench` plots.
+items: 15 runs by default). Every figure also carries the curve it belongs to, which
+`scripts/bench` plots.
 `max_items` leaves out the larger sizes (a quick look on a busy machine).
 """
 
