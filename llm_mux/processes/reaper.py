@@ -22,7 +22,6 @@ read of `/proc/self/task/<pid>/children` after it exits.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import itertools
 import os
@@ -53,6 +52,8 @@ def enabled() -> bool:
 def _subreaper() -> bool:
     if sys.platform != "linux":
         return False
+    import ctypes  # here: a run that starts no child does not pay its import
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)

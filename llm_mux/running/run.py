@@ -9,6 +9,7 @@ a compiled plan and its args in, a recorded run and its exit code out.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -33,7 +34,7 @@ from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
 from ..executors.choose import open_executor
 from ..executors.settings import ExecutorSettings, executor_settings
 from ..ledger import RunMeta, RunRecorder, finish_run, recording
-from ..memory import with_memory
+from ..memory.view import with_memory
 from ..options import GlobalOptions
 from ..paths import Places
 from ..processes.signals import run_until_interrupted
@@ -44,11 +45,13 @@ from .context import RunInfo, base_context
 from .context_files import ContextFile, preamble, read_context_files
 from .interpreter import Interpreter, RunOutcome
 from .progress import make_progress, summary_line
-from .runtime import NullObserver, Observer, Reuse, Runtime
+from .runtime import Backends, NullObserver, Observer, Reuse, Runtime
 
 if TYPE_CHECKING:
+    from ..backends.pool import BackendPool
     from ..budget.meter import Budget
     from ..cache import CacheMode, StepCache
+    from ..executors import Executor
 
 __all__ = [
     "Job",
@@ -268,40 +271,44 @@ def make_budget(plan: Plan, settings: RunSettings) -> Budget | None:
 
 
 async def _execute(launch: Launch, recorder: RunRecorder) -> RunOutcome:
-    from ..backends import BackendPool
-
     plan, env, settings, cache = launch.job.plan, launch.job.env, launch.settings, launch.cache
     root = launch.job.places.project_root
     specs = plan.backends.values()
     opened = open_executor(
         launch.cluster, root, launch.run.id, specs, env, recorder.record_placements
     )
+    async with opened as executor:
+        backends = Backends(functools.partial(_pool, plan, root, env, executor))
+        try:
+            # Client set-up before, not inside, a step — except for cached steps: a run
+            # whose every step comes from the cache never imports httpx (nor the pool).
+            if routed := routed_backends(plan, skip=cache.applies if cache else None):
+                backends.pool().prepare(routed)
+            runtime = Runtime(
+                plan,
+                root,
+                env,
+                backends,
+                recorder,
+                settings.inputs,
+                interactive=sys.stdin.isatty(),
+                preview_edits=settings.preview,
+                preamble=preamble(settings.context),
+                reuse=settings.reuse,
+                budget=launch.budget,
+                cache=cache,
+                executor=executor,
+            )
+            return await Interpreter(plan, runtime, launch.base).run()
+        finally:
+            await backends.aclose()
+
+
+def _pool(plan: Plan, root: Path, env: Mapping[str, str], executor: Executor) -> BackendPool:
+    from ..backends.pool import BackendPool
+
     limit = plan.max_concurrent
-    async with (
-        opened as executor,
-        BackendPool(
-            plan.backends, root=root, env=env, max_concurrent=limit, executor=executor
-        ) as pool,
-    ):
-        # Client set-up before, not inside, a step — except for cached steps: a run whose
-        # every step comes from the cache never imports httpx.
-        pool.prepare(routed_backends(plan, skip=cache.applies if cache else None))
-        runtime = Runtime(
-            plan,
-            root,
-            env,
-            pool,
-            recorder,
-            settings.inputs,
-            interactive=sys.stdin.isatty(),
-            preview_edits=settings.preview,
-            preamble=preamble(settings.context),
-            reuse=settings.reuse,
-            budget=launch.budget,
-            cache=cache,
-            executor=executor,
-        )
-        return await Interpreter(plan, runtime, launch.base).run()
+    return BackendPool(plan.backends, root=root, env=env, max_concurrent=limit, executor=executor)
 
 
 def routed_backends(plan: Plan, skip: Callable[[StepPlan], bool] | None = None) -> list[str]:

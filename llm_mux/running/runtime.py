@@ -10,7 +10,7 @@ the `Reuse` consulted before each step, the step cache and the run's `Budget`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..cache import StepCache
     from ..executors import Executor
 
-__all__ = ["NullObserver", "Observer", "Reuse", "Runtime"]
+__all__ = ["Backends", "NullObserver", "Observer", "Reuse", "Runtime"]
 
 
 class Observer(Protocol):
@@ -79,12 +79,33 @@ class Reuse(Protocol):
         ...
 
 
+class Backends:
+    """The run's `BackendPool`, made on first use: a run that calls no backend (shell
+    steps, steps the cache answers) never imports `llm_mux.backends` (~15 ms)."""
+
+    __slots__ = ("_made", "_make")
+
+    def __init__(self, make: Callable[[], BackendPool]) -> None:
+        self._make = make
+        self._made: BackendPool | None = None
+
+    def pool(self) -> BackendPool:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    async def aclose(self) -> None:
+        """Close the pool's HTTP client, if a pool was made."""
+        if self._made is not None:
+            await self._made.aclose()
+
+
 @dataclass(slots=True)
 class Runtime:
     plan: Plan
     root: Path
     env: Mapping[str, str]
-    pool: BackendPool
+    backends: Backends
     observer: Observer = field(default_factory=NullObserver)
     inputs: Mapping[str, str] = field(default_factory=dict)
     interactive: bool = False

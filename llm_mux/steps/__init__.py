@@ -65,7 +65,7 @@ def step_inputs(
         case Shell():
             return {"run": render(action.run, context, key="run", shell=True)}
         case Query():
-            from llm_mux.steps.query import query_inputs
+            from llm_mux.steps.prompts import query_inputs
 
             return query_inputs(action, context, preamble)
         case Input():

@@ -168,7 +168,9 @@ class Reasker:
         budget, step = self.runtime.budget, self.step
         meter = budget.meter(step) if budget is not None and step is not None else None
         request = Request(prompt, system)
-        routed = await self.runtime.pool.run_route(route, request, check=None, meter=meter)
+        routed = await self.runtime.backends.pool().run_route(
+            route, request, check=None, meter=meter
+        )
         self.calls.extend(routed.outcomes)
         answers = [o.completion.text for o in routed.outcomes if o.completion is not None]
         if not routed.ok or not answers:

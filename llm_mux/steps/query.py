@@ -11,7 +11,6 @@ error up to `schema_retries` times.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
 from llm_mux.compiler import json_limits
@@ -20,13 +19,13 @@ from llm_mux.compiler.plan import BackendSpec, Query, StepPlan
 from ..backends import BackendOutcome, Check, Request, RouteResult
 from ..budget.prices import attempt_cost
 from ..jsontext import extract_json
-from ..running.rendering import render
 from ..running.results import Outputs, StepResult, Usage, add_usage
 from ..running.runtime import Runtime
 from . import failed
 from .calls import Call, QueryDetails
+from .prompts import query_inputs
 
-__all__ = ["call_cost", "query_inputs", "run_query", "schema_check"]
+__all__ = ["call_cost", "run_query", "schema_check"]
 
 
 async def run_query(
@@ -40,20 +39,10 @@ async def run_query(
         check = schema_check(action.output_schema, action.schema_retries)
     request = Request(inputs["prompt"], inputs.get("system"))
     meter = runtime.budget.meter(step) if runtime.budget is not None else None
-    routed = await runtime.pool.run_route(action.route, request, check=check, meter=meter)
+    routed = await runtime.backends.pool().run_route(
+        action.route, request, check=check, meter=meter
+    )
     return _result(step, action, routed, runtime.plan.backends, inputs)
-
-
-def query_inputs(action: Query, context: Mapping[str, object], preamble: str) -> dict[str, str]:
-    """The prompt as sent — `preamble` (the `--context` files) first, the schema
-    instruction last — and the step's `system`, when it has one."""
-    prompt = preamble + render(action.prompt, context, key="prompt")
-    if action.output_schema is not None:
-        prompt += schema_instruction(action.output_schema)
-    inputs = {"prompt": prompt}
-    if action.system:
-        inputs["system"] = render(action.system, context, key="system")
-    return inputs
 
 
 def _result(
@@ -163,12 +152,6 @@ def _call(outcome: BackendOutcome, spec: BackendSpec | None) -> Call:
 
 
 # -- output_schema -------------------------------------------------------------------
-def schema_instruction(schema: Mapping[str, object]) -> str:
-    return "\n\nAnswer with JSON only (no prose), matching this JSON Schema:\n" + json.dumps(
-        schema, indent=2
-    )
-
-
 def schema_check(schema: Mapping[str, object], retries: int) -> Check:
     import jsonschema
 

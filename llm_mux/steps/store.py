@@ -22,7 +22,9 @@ from llm_mux.compiler.plan import StepPlan, Store
 
 from ..database import DatabaseError
 from ..ecosystems import EcosystemView
-from ..memory import Batch, NoDocument, Stored, memory_path, parse_batch, store_batch
+from ..memory.items import Batch, NoDocument, parse_batch
+from ..memory.location import memory_path
+from ..memory.writes import Stored, store_batch
 from ..paths import find_places
 from ..running.results import StepResult
 from ..running.runtime import Runtime

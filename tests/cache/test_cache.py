@@ -270,3 +270,44 @@ def test_a_workflow_arg_in_the_prompt_is_part_of_the_key(
     assert [r.prompt for r in openai_server.requests()] == ["about ledgers", "about budgets"]
     again = run(cli, tmp_path, "topic=ledgers")
     assert calls(openai_server) == 2 and again["output"] == "about ledgers"
+
+
+# A fresh interpreter runs `llm-mux ARGS`, then prints which of these it had loaded.
+_LOADED = """
+import json, sys
+from llm_mux.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+watched = ("llm_mux.backends", "httpx", "networkx", "llm_mux.memory.items", "ctypes")
+print(json.dumps([name for name in watched if name in sys.modules]), file=sys.stderr)
+"""
+
+
+def test_a_run_the_cache_answers_loads_no_backend_and_no_compiler(
+    tmp_path: Path, openai_server: ModelServer
+) -> None:
+    """A no-op run pays for start-up only (issue 16): the plan is read back (no
+    networkx), the cached query step is keyed without the backends or httpx, memory
+    is not parsed or written, and with no child started ctypes (the subreaper) is not
+    imported."""
+    project(tmp_path, openai_server, ask())
+    (tmp_path / "src").mkdir()
+
+    def loaded() -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", _LOADED, "--trust", "run", "wf.toml"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        modules: list[str] = json.loads(done.stderr.strip().splitlines()[-1])
+        return modules
+
+    assert "httpx" in loaded()  # the first run asks the backend
+    assert loaded() == []
+    assert calls(openai_server) == 1

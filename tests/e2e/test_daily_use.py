@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from llm_mux.memory import Batch, parse_batch, read_entities, store_batch
+from llm_mux.memory.items import Batch, parse_batch
+from llm_mux.memory.reads import read_entities
+from llm_mux.memory.writes import store_batch
 
 
 def write(path: Path, text: str) -> Path:

@@ -15,9 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm_mux.database import DatabaseError
-from llm_mux.memory import Batch, memory_path, parse_batch, read_entities, read_facts, store_batch
 from llm_mux.memory import writes as writes_module
-from llm_mux.memory.location import file_stem
+from llm_mux.memory.items import Batch, parse_batch
+from llm_mux.memory.location import file_stem, memory_path
+from llm_mux.memory.reads import read_entities, read_facts
+from llm_mux.memory.writes import store_batch
 
 
 def batch(**lists: object) -> Batch:
@@ -141,7 +143,8 @@ def test_concurrent_processes_writing_one_database_lose_nothing(tmp_path: Path) 
     writer = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from llm_mux.memory import parse_batch, store_batch\n"
+        "from llm_mux.memory.items import parse_batch\n"
+        "from llm_mux.memory.writes import store_batch\n"
         "who = sys.argv[1]\n"
         "for i in range(40):\n"
         "    facts = [{'project': p, 'fact': f'fact {i}', 'source': who, 'confidence': 1}\n"

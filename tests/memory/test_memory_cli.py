@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from llm_mux.memory import memory_path, parse_batch, store_batch
+from llm_mux.memory.items import parse_batch
+from llm_mux.memory.location import memory_path
+from llm_mux.memory.writes import store_batch
 
 KNOWN = {
     "facts": [

@@ -23,7 +23,7 @@ from support.trees import TreeState, git_project
 from llm_mux.backends import BackendPool
 from llm_mux.compiler.plan import Apply, Plan, Shell, StepPlan, WorkflowInfo
 from llm_mux.running.results import StepResult, StepsView
-from llm_mux.running.runtime import Runtime
+from llm_mux.running.runtime import Backends, Runtime
 from llm_mux.steps.apply import run_apply
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef double(x):\n    return x * 2\n"
@@ -433,7 +433,9 @@ def apply_runtime(root: Path, edits: str, verify: str, *, preview: bool = False)
     )
     results = {"fix": StepResult("fix", "shell", "succeeded", output=edits)}
     context = {"steps": StepsView(results)}
-    runtime = Runtime(plan, root, dict(os.environ), BackendPool({}, root=root, env={}))
+    runtime = Runtime(
+        plan, root, dict(os.environ), Backends(lambda: BackendPool({}, root=root, env={}))
+    )
     runtime.preview_edits = preview
     assert isinstance(apply.action, Apply)
     return apply, apply.action, context, runtime

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_mux.memory import memory_path
+from llm_mux.memory.location import memory_path
 
 FACTS = {
     "facts": [
