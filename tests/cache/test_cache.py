@@ -79,6 +79,20 @@ def state() -> Path:
     return Path(os.environ["XDG_STATE_HOME"]) / "llm-mux"
 
 
+def fresh(
+    tmp_path: Path, *args: str, code: str = "from llm_mux.cli import main; main()"
+) -> subprocess.CompletedProcess[str]:
+    """`llm-mux --trust ARGS` in a new interpreter (`code` runs it), as a shell starts it."""
+    return subprocess.run(
+        [sys.executable, "-c", code, "--trust", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_a_second_run_reuses_the_answer_and_pays_nothing(
     cli, tmp_path: Path, openai_server: ModelServer
 ) -> None:
@@ -219,21 +233,11 @@ def test_a_crash_between_steps_leaves_the_cache_usable(
         + 'run = "kill -KILL $PPID; sleep 5"\ndepends_on = ["ask"]\n'
     )
     project(tmp_path, openai_server, crash)
-    command = [sys.executable, "-c", "from llm_mux.cli import main; main()", "--trust"]
-    killed = subprocess.run(
-        [*command, "run", "wf.toml"], cwd=tmp_path, capture_output=True, timeout=60, check=False
-    )
+    killed = fresh(tmp_path, "run", "wf.toml")
     assert killed.returncode == -9
     assert calls(openai_server) == 1
     project(tmp_path, openai_server, crash.replace("kill -KILL $PPID; sleep 5", "echo done"))
-    done = subprocess.run(
-        [*command, "--output", "json", "run", "wf.toml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = fresh(tmp_path, "--output", "json", "run", "wf.toml")
     assert done.returncode == 0, done.stderr
     assert calls(openai_server) == 1
     assert "cached_from" in json.loads(done.stdout)["steps"]["ask"]
@@ -296,14 +300,7 @@ def test_a_run_the_cache_answers_loads_no_backend_and_no_compiler(
     (tmp_path / "src").mkdir()
 
     def loaded() -> list[str]:
-        done = subprocess.run(
-            [sys.executable, "-c", _LOADED, "--trust", "run", "wf.toml"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = fresh(tmp_path, "run", "wf.toml", code=_LOADED)
         assert done.returncode == 0, done.stderr
         modules: list[str] = json.loads(done.stderr.strip().splitlines()[-1])
         return modules
