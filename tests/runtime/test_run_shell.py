@@ -26,7 +26,8 @@ def steps(document: dict[str, object]) -> dict[str, dict[str, object]]:
 
 def test_independent_steps_overlap_and_dependents_wait(cli, tmp_path: Path) -> None:
     """Each step reports when it started and ended: a and b run at the same time (their
-    spans overlap), c starts after both ended. Read from the steps, not a stopwatch."""
+    spans overlap); c, which uses their outputs, starts after both ended and gets them.
+    Read from the steps, not a stopwatch."""
     span = "date +%s.%N; sleep 0.4; date +%s.%N"
     workflow(
         tmp_path,
@@ -42,8 +43,7 @@ run = "{span}"
 [[steps]]
 name = "c"
 type = "shell"
-run = "date +%s.%N"
-depends_on = ["a", "b"]
+run = "date +%s.%N; echo {{{{ steps.a.output }}}} {{{{ steps.b.output }}}}"
 """,
     )
     code, document = run_json(cli, tmp_path)
@@ -52,7 +52,10 @@ depends_on = ["a", "b"]
         [float(t) for t in str(steps(document)[n]["output"]).split()] for n in ("a", "b")
     )
     assert a_start < b_end and b_start < a_end, "a and b should overlap"
-    assert float(str(steps(document)["c"]["output"])) >= max(a_end, b_end)
+    c_start, given = str(steps(document)["c"]["output"]).split("\n", 1)
+    assert float(c_start) >= max(a_end, b_end)
+    assert given == f"{steps(document)['a']['output']} {steps(document)['b']['output']}"
+    assert document["output"] == steps(document)["c"]["output"]
 
 
 def test_a_step_starts_when_its_own_dependencies_finish(cli, tmp_path: Path) -> None:
