@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from support.subprocesses import alive, isolated_env, mux, start_mux
 
+from llm_mux.processes.procfs import stat_fields
+
 WORKFLOW = """
 [[steps]]
 name = "slow"
@@ -185,19 +187,32 @@ def test_a_signal_while_llm_mux_is_importing_exits_quietly(
 
 @pytest.mark.parametrize(("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_before_the_run_exits_quietly(tmp_path: Path, number: int, code: int) -> None:
-    # A workflow big enough that validating it takes seconds: the signal lands mid-compile.
+    # A workflow big enough that validating it takes seconds of CPU (2.3 s for 60,000
+    # steps on a fast day): the signal lands mid-compile, once llm-mux has used more CPU
+    # than its start-up takes (about 0.2 s), however fast or busy the machine is.
     steps = "".join(
         f'[[steps]]\nname = "s{i}"\ntype = "shell"\nrun = "echo {{{{ args.a | default(1) }}}}"\n'
-        for i in range(20000)
+        for i in range(60000)
     )
     (tmp_path / "wf.toml").write_text(steps)
     process = start_mux("validate", "wf.toml", cwd=tmp_path)
-    time.sleep(1.0)  # past the interpreter's start-up, inside llm-mux
+    wait_for_cpu(process, seconds=0.6)
     assert process.poll() is None, "validate finished before the signal"
     process.send_signal(number)
     _, err = process.communicate(timeout=30)
     assert process.returncode == code
     assert "Traceback" not in err and "llm-mux: interrupted" in err
+
+
+def wait_for_cpu(process: subprocess.Popen[str], seconds: float) -> None:
+    """Until `process` has used `seconds` of CPU (user and system), or has exited."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        fields = stat_fields(process.pid)
+        if fields is not None and (int(fields[11]) + int(fields[12])) / ticks >= seconds:
+            return
+        time.sleep(0.02)
 
 
 def test_a_run_killed_with_sigkill_is_marked_interrupted_on_start_up(tmp_path: Path) -> None:
