@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..processes.environment import Environment
 from ..processes.process import ProcessResult, run_process
 from .work import Work
 
@@ -21,7 +22,7 @@ class LocalExecutor:
 
     def __init__(self, root: Path, env: Mapping[str, str]) -> None:
         self.root = root
-        self.env = env
+        self.env = Environment(env)  # encoded once for every child of the run
 
     def unavailable(self, backend: str) -> str | None:
         return None  # the backend pool looks the command up on this machine's PATH

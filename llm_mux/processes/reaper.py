@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from . import procfs, spawn
+from .environment import Environment
 
 __all__ = ["TAG_VARIABLE", "Family", "enabled", "kill_everything"]
 
@@ -77,7 +78,9 @@ class Family:
         self.tag = f"{os.getpid()}.{next(_counter)}" if enabled() else ""
         self.env: Mapping[str, str] | None = env
         if self.tag:
-            self.env = {**(os.environ if env is None else env), TAG_VARIABLE: self.tag}
+            given = os.environ if env is None else env
+            shared = given if isinstance(given, Environment) else Environment(given)
+            self.env = shared.plus(TAG_VARIABLE, self.tag)
 
     def started(self, pid: int) -> None:
         self.root = pid

@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from .environment import Environment, encode
+
 __all__ = ["Child", "pidfds_work", "start"]
 
 _READ_SIZE = 256 * 1024  # as asyncio's pipe transports read
@@ -450,19 +452,11 @@ def _executables(command: _Command) -> tuple[bytes, ...]:
     )
 
 
-_FILESYSTEM = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
-
-
-def _environment(env: Mapping[str, str] | None) -> list[bytes] | None:
-    """`env` as exec takes it, encoded as `os.fsencode` would; None keeps llm-mux's own."""
+def _environment(env: Mapping[str, str] | None) -> tuple[bytes, ...] | None:
+    """`env` as exec takes it (see `environment`); None keeps llm-mux's own."""
     if env is None:
         return None
-    encoded = []
-    for name, value in env.items():
-        if "=" in name:
-            raise ValueError(f"illegal environment variable name: {name!r}")
-        encoded.append(f"{name}={value}".encode(*_FILESYSTEM))
-    return encoded
+    return env.encoded() if isinstance(env, Environment) else encode(env)
 
 
 def _read_report(fd: int) -> bytes:

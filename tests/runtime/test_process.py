@@ -330,7 +330,7 @@ def test_the_environment_is_encoded_as_popen_encodes_it(env: dict[str, str]) -> 
         with pytest.raises(UnicodeEncodeError):
             spawn._environment(env)
         return
-    assert spawn._environment(env) == expected
+    assert spawn._environment(env) == tuple(expected)
 
 
 def test_a_variable_name_holding_an_equals_sign_is_refused() -> None:
