@@ -21,8 +21,9 @@ import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from .errors import MuxError
 
@@ -32,8 +33,7 @@ __all__ = ["BUSY_TIMEOUT_S", "DatabaseError", "Schema", "open_database", "transa
 BUSY_TIMEOUT_S = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class Schema:
+class Schema(msgspec.Struct, frozen=True):
     """`migrations[i]` takes a file from version i to i + 1 (statements run in order)."""
 
     name: str  # how messages name the file: "memory database", "run ledger"

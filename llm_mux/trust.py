@@ -18,8 +18,9 @@ import os
 import shlex
 import time
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from .errors import UsageError
 from .paths import PROJECT_DIR
@@ -43,8 +44,7 @@ class Untrusted(UsageError):
     """A project's `.llm-mux/` would be used without the user's trust."""
 
 
-@dataclass(frozen=True, slots=True)
-class TrustStore:
+class TrustStore(msgspec.Struct, frozen=True):
     path: Path
 
     @classmethod

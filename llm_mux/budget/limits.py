@@ -7,15 +7,14 @@ decimals — at least two, more when a price needs them ("0.030 of 0.025").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = ["Limits", "money"]
 
 _MAX_DECIMALS = 6
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(msgspec.Struct, frozen=True):
     """A run's budget: `None` means no limit of that kind."""
 
     max_cost: float | None = None

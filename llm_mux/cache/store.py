@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import msgspec
 
 from ..database import Schema, open_database
 
@@ -51,8 +52,7 @@ def cache_path(state_dir: Path) -> Path:
     return state_dir / "cache.db"
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(msgspec.Struct, frozen=True):
     """One cached result: where it came from, and what it holds."""
 
     key: str

@@ -28,7 +28,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -345,8 +345,7 @@ def _complete(recorder: RunRecorder, results: Mapping[str, StepResult], row: _Ro
     recorder.ledger.write(write)
 
 
-@dataclass(frozen=True, slots=True)
-class RunMeta:
+class RunMeta(msgspec.Struct, frozen=True):
     """What the ledger records about a run besides its plan.
 
     `invocation` (JSON-ready) is how to start the run again (`runs resume`);

@@ -28,8 +28,9 @@ import signal
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from . import reaper, spawn
 
@@ -49,8 +50,7 @@ _STDERR_TAIL = 64 * 1024
 _KILL_GRACE = 0.5  # everything is gone within a second of a timeout or cancel
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessResult:
+class ProcessResult(msgspec.Struct, frozen=True):
     exit_code: int
     stdout: str
     stderr: str

@@ -36,9 +36,10 @@ import subprocess
 import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
+
+import msgspec
 
 from .environment import Environment, encode
 
@@ -78,8 +79,7 @@ async def start(
     return await _Transported.start(loop, protocol, command)
 
 
-@dataclass(frozen=True, slots=True)
-class _Command:
+class _Command(msgspec.Struct, frozen=True):
     """What to start, and how: `start`'s arguments."""
 
     argv: Sequence[str]
@@ -281,8 +281,7 @@ class _Watched:
         self.watch_exit()
 
 
-@dataclass(frozen=True, slots=True)
-class _Started:
+class _Started(msgspec.Struct, frozen=True):
     pid: int
     process: subprocess.Popen[bytes] | None  # when Popen started it
 

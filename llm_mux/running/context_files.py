@@ -21,16 +21,16 @@ backend's output is.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from ..errors import UsageError
 
 __all__ = ["ContextFile", "preamble", "read_context_file", "read_context_files"]
 
 
-@dataclass(frozen=True, slots=True)
-class ContextFile:
+class ContextFile(msgspec.Struct, frozen=True):
     name: str  # as given on the command line: what the header shows
     path: Path  # absolute: what the ledger records, so `runs resume` reads it again
     text: str

@@ -16,11 +16,11 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import msgspec
 
 from llm_mux.compiler.plan import Plan, Query, StepPlan
 from llm_mux.compiler.render import to_text
@@ -75,7 +75,7 @@ def run_command(options: GlobalOptions, request: RunRequest, settings: RunSettin
     env = environment()
     bound = bind_args(plan.args, parse_assignments(request.assignments))
     job = Job(compiled, places, env, resolve_args(plan.args, bound, env))
-    settings = replace(
+    settings = msgspec.structs.replace(
         settings,
         inputs=parse_inputs(request.answers, plan),
         context=read_context_files(request.context_files, places.cwd),
@@ -87,8 +87,7 @@ def run_command(options: GlobalOptions, request: RunRequest, settings: RunSettin
     return execute_plan(options, job, settings)
 
 
-@dataclass(frozen=True, slots=True)
-class RunRequest:
+class RunRequest(msgspec.Struct, frozen=True):
     """What `llm-mux run` was given that only the compiled plan makes sense of."""
 
     workflow: str
@@ -98,11 +97,10 @@ class RunRequest:
     dry_run: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class RunSettings:
+class RunSettings(msgspec.Struct, frozen=True):
     """How to run a compiled plan, beyond its args."""
 
-    inputs: Mapping[str, str] = field(default_factory=dict)  # --input answers
+    inputs: Mapping[str, str] = msgspec.field(default_factory=dict)  # --input answers
     context: Sequence[ContextFile] = ()  # --context files
     preview: bool = False  # apply steps show their edits, write nothing
     reuse: Reuse | None = None  # recorded results a resumed run takes over
@@ -114,8 +112,7 @@ class RunSettings:
     executor: str | None = None  # --executor: where shell and CLI work runs
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
+class Job(msgspec.Struct, frozen=True):
     """What to run: the compiled workflow with its bound args, where, and with which
     environment (`run` and `runs resume` build one; everything after shares it)."""
 
@@ -129,8 +126,7 @@ class Job:
         return self.compiled.plan
 
 
-@dataclass(frozen=True, slots=True)
-class Launch:
+class Launch(msgspec.Struct, frozen=True):
     """One run, ready to start: the job, its id and template context, and the
     services the settings asked for (budget, step cache, cluster)."""
 
