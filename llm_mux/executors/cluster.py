@@ -9,8 +9,9 @@ says where each piece of work ran, for the ledger.
   without workers, workers whose llm-mux version is not this one, and (with
   `project = "shared"`) workers that do not see the project's path.
 - The run hands the cluster no more calls at once than the workers that may run
-  them have threads (`slots.Slots`), so no call waits on a busy worker while
-  another is idle.
+  them have threads (`slots.Slots`), and a call any worker may take goes to the
+  worker holding the fewest of the run's calls per thread, so no call waits on a
+  busy worker while another is idle.
 - A backend's `max_concurrent` holds across the cluster: a `distributed.Semaphore`
   named after the backend, shared by every run using the same scheduler.
 - Cancelling (Ctrl-C, a step's timeout) cancels the task and kills its
@@ -119,8 +120,9 @@ class DaskExecutor:
 
     async def run(self, work: Work) -> ProcessResult:
         label = work_label() or Label("work")
-        async with self._limit(work), self._slots.hold(self.placement.group(work.backend)):
-            outcome = await self._submit(work, label)
+        group = self.placement.group(work.backend)
+        async with self._limit(work), self._slots.hold(group) as worker:
+            outcome = await self._submit(work, label, worker)
         self.placements.append(_placement(label, work, outcome))
         return _result(outcome, work)
 
@@ -133,7 +135,7 @@ class DaskExecutor:
         await self.client.close()
 
     # -- submitting ------------------------------------------------------------------
-    async def _submit(self, work: Work, label: Label) -> Outcome:
+    async def _submit(self, work: Work, label: Label, worker: str | None) -> Outcome:
         project, tree = await self._project()
         key = f"llm-mux-{label.step}-{next(self._numbers)}-{self.run_id}"
         future = self.client.submit(
@@ -145,8 +147,8 @@ class DaskExecutor:
             label.rerun,
             key=key,
             pure=False,
-            workers=self.placement.where(work.backend),
-            allow_other_workers=False,
+            workers=[worker] if worker else self.placement.where(work.backend),
+            allow_other_workers=worker is not None,  # a preference: it may have left
             resources=self.placement.resources.get(work.backend or ""),
         )
         try:

@@ -68,6 +68,48 @@ def test_a_burst_fills_every_slot_and_no_more() -> None:
     assert peak == {(None, None): 8}
 
 
+@settings(max_examples=60, deadline=None)
+@given(threads=st.lists(st.integers(1, 4), min_size=1, max_size=6), calls=st.integers(1, 60))
+def test_a_call_any_worker_may_take_goes_to_a_worker_with_a_thread_free(
+    threads: list[int], calls: int
+) -> None:
+    """The straggler of the module's text: with every slot held, each worker was given
+    exactly its threads' worth of calls, never a third call on two threads."""
+    workers = [_worker(n, t) for n, t in enumerate(threads)]
+    slots = Slots(workers, lambda: _unchanged(workers))
+    given_to: collections.Counter[str | None] = collections.Counter()
+    most: collections.Counter[str | None] = collections.Counter()
+
+    async def call() -> None:
+        async with slots.hold((None, None)) as worker:
+            given_to[worker] += 1
+            most[worker] = max(most[worker], given_to[worker])
+            await asyncio.sleep(0)
+            given_to[worker] -= 1
+
+    async def burst() -> None:
+        await asyncio.gather(*(call() for _ in range(calls)))
+
+    asyncio.run(burst())
+    assert None not in most
+    assert all(most[w.address] <= w.nthreads for w in workers)
+    if calls >= sum(threads):
+        assert all(most[w.address] == w.nthreads for w in workers)
+
+
+def test_a_call_restricted_to_some_workers_is_left_to_the_scheduler() -> None:
+    workers = [_worker(0, 2, {"gpu": 1}), _worker(1, 2)]
+    slots = Slots(workers, lambda: _unchanged(workers))
+
+    async def given(group: Group) -> str | None:
+        async with slots.hold(group) as worker:
+            return worker
+
+    assert asyncio.run(given(((workers[0].address,), None))) is None
+    assert asyncio.run(given((None, "gpu"))) is None
+    assert asyncio.run(given((None, None))) == workers[0].address
+
+
 def test_workers_joining_while_calls_wait_add_slots(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(slots_module, "_RECHECK", 0.01)
     known = [_worker(0, 1)]
