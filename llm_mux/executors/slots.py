@@ -51,7 +51,7 @@ class Slots:
         self._refresh = refresh
         self._refreshed = time.monotonic()
         self._busy: collections.Counter[Group] = collections.Counter()
-        self._placed: collections.Counter[str | None] = collections.Counter()  # by worker
+        self._placed: collections.Counter[str] = collections.Counter()  # calls per worker
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     def capacity(self, group: Group) -> int:
@@ -68,12 +68,14 @@ class Slots:
             await self._wait()
         self._busy[group] += 1
         worker = self._least_placed() if group == _ANYWHERE else None
-        self._placed[worker] += 1
+        if worker is not None:
+            self._placed[worker] += 1
         try:
             yield worker
         finally:
             self._busy[group] -= 1
-            self._placed[worker] -= 1
+            if worker is not None:
+                self._placed[worker] -= 1
             self._wake()
 
     def _least_placed(self) -> str | None:
